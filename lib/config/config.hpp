@@ -1,0 +1,75 @@
+// The configuration: SPEC.md "Configuration". Owns loading, validation, defaults and
+// rendering the effective config. Must not touch Docker or the daemon's state.
+#pragma once
+#include <expected>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "util/time.hpp"
+
+namespace cdp {
+
+inline constexpr const char* kDefaultConfigPath = "/etc/ci-docker-prune/config.json";
+inline constexpr const char* kDefaultDockerHost = "unix:///var/run/docker.sock";
+inline constexpr const char* kDefaultRunStacks = "^[a-z0-9]{1,4}-[0-9a-f]{6}_ci_commoninternet_net$";
+
+enum class LogLevel { trace, debug, info, warn, error };
+
+struct Config {
+  struct Docker {
+    std::string host = kDefaultDockerHost;  // as written/effective, "unix:///path"
+    std::string socket_path() const;         // the path after "unix://"
+  } docker;
+  struct Disk {
+    std::optional<std::string> path;  // nullopt: Docker's DockerRootDir
+    double threshold_percent = 80;
+    double inode_threshold_percent = 80;
+    Duration poll_interval = std::chrono::seconds(60);
+  } disk;
+  struct Gates {
+    std::string run_stacks = kDefaultRunStacks;  // ECMAScript regex source
+    std::regex run_stacks_re{kDefaultRunStacks, std::regex::ECMAScript};
+    std::vector<std::string> stack_labels = {"com.docker.stack.namespace",
+                                             "com.docker.compose.project"};
+    bool converge = true;
+    Duration settle = std::chrono::seconds(10);
+    Duration stuck_after = std::chrono::minutes(30);  // 0: nothing is ever stuck
+  } gates;
+  struct Prune {
+    std::string until = "24h";  // passed to Docker verbatim (validated as a Go duration)
+    Duration until_duration = std::chrono::hours(24);
+    bool containers = true;
+    bool images = true;
+    bool build_cache = true;
+    Duration cooldown = std::chrono::minutes(15);
+    bool dry_run = false;
+  } prune;
+  struct Log {
+    LogLevel level = LogLevel::info;
+  } log;
+};
+
+// One line, ready for stderr: "<file>: <key>: <problem>" or "<file>:<line>:<col>: <problem>".
+struct ConfigError {
+  std::string message;
+};
+
+// Parses and validates a config document. `file` is used only in error messages.
+// `docker_host_env` is $DOCKER_HOST (nullopt when unset); it fills docker.host when the
+// document has none. Fails on syntax errors, unknown keys, wrong types, bad values.
+std::expected<Config, ConfigError> parse_config(std::string_view text, const std::string& file,
+                                                const std::optional<std::string>& docker_host_env);
+
+// Reads `path` and parses it. When `path` is nullopt the default path is used and a
+// missing file means all defaults; an explicitly named missing file is an error.
+std::expected<Config, ConfigError> load_config(const std::optional<std::string>& path,
+                                               const std::optional<std::string>& docker_host_env);
+
+// The effective config, every key present (durations as Go strings, disk.path null when unset).
+nlohmann::json to_json(const Config& config);
+
+}  // namespace cdp

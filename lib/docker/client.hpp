@@ -1,0 +1,66 @@
+// The Docker Engine API client over a unix socket (Boost.Beast, HTTP/1.1).
+// Owns: one request/response per connection, API version negotiation, timeouts.
+// Must not: send prunes on its own (only lib/prune/ builds prune targets), log above debug.
+#pragma once
+#include <expected>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "docker/error.hpp"
+#include "docker/net.hpp"
+#include "model/types.hpp"
+#include "util/time.hpp"
+
+namespace cdp::docker {
+
+// The newest API version this code was tested against. negotiate() picks
+// min(server ApiVersion, this) and never below the server's MinAPIVersion (FACTS).
+inline constexpr const char* kNewestTestedApi = "1.41";
+
+struct Response {
+  unsigned status = 0;
+  std::string body;
+};
+
+class Client {
+ public:
+  Client(asio::any_io_executor ex, std::string socket_path);
+
+  // GET /version (unversioned path); stores and returns the negotiated version.
+  // Must be called after every (re)connect before versioned requests.
+  awaitable<std::expected<std::string, Error>> negotiate(Duration timeout = std::chrono::seconds(5));
+  const std::string& api_version() const { return api_version_; }
+
+  // One request on a fresh connection, target relative to the version prefix
+  // ("/info" -> "/v1.41/info"). `timeout` nullopt = no deadline (prune requests,
+  // which must never be cancelled once sent). Non-2xx is returned as a Response,
+  // not an Error: the caller decides (503, 409 have meaning).
+  awaitable<std::expected<Response, Error>> request(http::verb verb, std::string target,
+                                                     std::string body = {},
+                                                     std::optional<Duration> timeout = std::chrono::seconds(10));
+
+  // GET /info.
+  awaitable<std::expected<EngineInfo, Error>> info();
+  // GET /services?status=true. nullopt when the engine answers 503 (not a manager, swarm inactive).
+  awaitable<std::expected<std::optional<std::vector<Service>>, Error>> services();
+  // GET /containers/json with a status filter (no `all`); `states` e.g. {"running","created"}.
+  awaitable<std::expected<std::vector<Container>, Error>> containers(const std::vector<std::string>& states);
+  // GET /images/json (every image; callers filter dangling ones client-side).
+  awaitable<std::expected<nlohmann::json, Error>> images();
+
+  const std::string& socket_path() const { return socket_path_; }
+  asio::any_io_executor executor() const { return ex_; }
+
+ private:
+  asio::any_io_executor ex_;
+  std::string socket_path_;
+  std::string api_version_ = kNewestTestedApi;
+};
+
+// URL-encodes a JSON filters object for a query string: {"until":["24h"]} -> %7B%22until...
+std::string encode_filters(const nlohmann::json& filters);
+
+}  // namespace cdp::docker

@@ -1,0 +1,18 @@
+// JSON -> model types (pure). Tested on fixtures captured from a real dockerd
+// (test/fixtures/). Unknown fields are ignored; a missing required field is an error.
+#pragma once
+#include <expected>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/types.hpp"
+
+namespace cdp::docker {
+std::expected<std::vector<Service>, std::string> parse_services(const nlohmann::json& j);
+std::expected<std::vector<Container>, std::string> parse_containers(const nlohmann::json& j);
+std::expected<EngineInfo, std::string> parse_info(const nlohmann::json& j);
+// RFC 3339 with nanoseconds ("2026-11-26T10:00:00.123456789Z") -> TimePoint.
+std::optional<TimePoint> parse_time(std::string_view text);
+}  // namespace cdp::docker

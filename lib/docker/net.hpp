@@ -1,0 +1,22 @@
+// Asio/Beast aliases for the whole project (CppCon2018's net.hpp). Include this, not
+// Boost directly: Boost 1.74 needs <utility> before awaitable.hpp (FACTS).
+#pragma once
+#include <utility>
+
+#include <boost/asio.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace cdp {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using local_stream = asio::local::stream_protocol;
+template <typename T = void>
+using awaitable = asio::awaitable<T>;
+inline constexpr auto use_awaitable = asio::use_awaitable;
+}  // namespace cdp

@@ -1,0 +1,59 @@
+// Plain model types mapped from Docker's JSON (lib/docker/mapping.*): what the gates
+// need and nothing else. No behaviour beyond trivial helpers; no I/O.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/time.hpp"
+
+namespace cdp {
+
+using Labels = std::map<std::string, std::string>;
+
+enum class ServiceMode { replicated, global, replicated_job, global_job };
+
+struct Service {
+  std::string id;
+  std::string name;
+  Labels labels;                    // Spec.Labels (the stack namespace lives here)
+  ServiceMode mode = ServiceMode::replicated;
+  std::optional<std::string> update_state;  // UpdateStatus.State; nullopt when UpdateStatus is null
+  std::optional<TimePoint> updated_at;      // UpdatedAt (last spec change)
+  // ServiceStatus (GET /services?status=true); nullopt when the engine did not report it.
+  struct Status {
+    std::uint64_t running = 0;
+    std::uint64_t desired = 0;
+    std::uint64_t completed = 0;
+  };
+  std::optional<Status> status;
+  std::optional<std::uint64_t> total_completions;  // jobs: Mode.ReplicatedJob.TotalCompletions
+};
+
+struct Container {
+  std::string id;
+  std::string name;   // first of Names, without the leading '/'
+  std::string image;  // Image (as the engine reports it)
+  std::string state;  // created running restarting paused removing exited dead
+  Labels labels;
+  std::optional<TimePoint> created;
+};
+
+struct EngineInfo {
+  std::string docker_root_dir;          // GET /info DockerRootDir
+  std::string swarm_local_node_state;   // "active", "inactive", "pending", ...
+  bool swarm_control_available = false; // a manager: /services works
+  std::string server_version;
+};
+
+// A prune candidate as `plan` lists it.
+struct Candidate {
+  std::string id;
+  std::string description;  // container name / image id / cache description
+  std::uint64_t size = 0;
+  std::optional<TimePoint> created_or_last_used;
+};
+
+}  // namespace cdp

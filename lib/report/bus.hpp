@@ -1,0 +1,58 @@
+// D-Bus (sd-bus, system bus; DBUS_SYSTEM_BUS_ADDRESS honoured): the SPEC's name, object,
+// interface. Owns the vtable and PropertiesChanged; must not decide anything itself.
+#pragma once
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "docker/net.hpp"
+
+namespace cdp {
+
+inline constexpr const char* kBusName = "net.commoninternet.CiDockerPrune1";
+inline constexpr const char* kBusPath = "/net/commoninternet/CiDockerPrune1";
+inline constexpr const char* kBusInterface = "net.commoninternet.CiDockerPrune1.Manager";
+
+// Property values as published (µs since epoch, 0 = never).
+struct BusState {
+  std::string state = "connecting";
+  bool docker_connected = false;
+  std::string disk_path;
+  double disk_used_percent = 0;
+  double disk_inodes_used_percent = 0;
+  double disk_threshold_percent = 0;
+  std::vector<std::tuple<std::string, bool, std::string>> gates;
+  std::vector<std::string> live_run_stacks;
+  std::vector<std::string> unconverged_services;
+  std::uint64_t last_prune_finished_us = 0;
+  std::uint64_t last_prune_reclaimed_bytes = 0;
+  std::uint64_t next_prune_not_before_us = 0;
+  bool operator==(const BusState&) const = default;
+};
+
+class Bus {
+ public:
+  using PruneReply = std::function<void(const std::string& outcome, std::uint64_t reclaimed)>;
+  struct Handlers {
+    // PruneNow(b ignore_disk): the handler calls `reply` exactly once, possibly later.
+    std::function<void(bool ignore_disk, PruneReply reply)> prune_now;
+    // Reload(): returns an error message to send as a D-Bus error.
+    std::function<std::expected<void, std::string>()> reload;
+  };
+
+  // Connects to the system bus, registers the object, requests the name, and attaches
+  // to the executor (bus fd + sd_bus_get_timeout). Fails with a "Failed to ..." message.
+  static std::expected<std::unique_ptr<Bus>, std::string> open(asio::any_io_executor ex, Handlers handlers);
+  virtual ~Bus() = default;
+
+  // Stores the new values and emits PropertiesChanged for the ones that changed.
+  virtual void publish(const BusState& state) = 0;
+  virtual void emit_prune_finished(std::uint64_t reclaimed, const std::string& summary) = 0;
+  virtual void close() = 0;
+};
+
+}  // namespace cdp

@@ -1,0 +1,10 @@
+// Time types shared by every room. The core takes time as an input (STYLE.md):
+// nothing outside daemon/ and the edges reads the clock.
+#pragma once
+#include <chrono>
+
+namespace cdp {
+using Clock = std::chrono::system_clock;  // wall clock: Docker's UpdatedAt and D-Bus times are epoch-based
+using TimePoint = Clock::time_point;
+using Duration = std::chrono::milliseconds;
+}  // namespace cdp
