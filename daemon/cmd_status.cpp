@@ -1,0 +1,205 @@
+// `ci-docker-prune status [--json]`: reads every property of the running daemon over the
+// system bus (one GetAll call, short timeout) and prints them. Owns only that read and its
+// rendering; must not talk to Docker or decide anything (the daemon's verdicts are shown).
+#include <systemd/sd-bus.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <expected>
+#include <string>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "report/bus.hpp"
+#include "report/status_line.hpp"
+#include "util/duration.hpp"
+#include "util/time.hpp"
+
+namespace cdp {
+namespace {
+
+// An operator typing `status` must get an answer quickly even if the daemon is wedged.
+constexpr std::uint64_t kCallTimeoutUsec = 5'000'000;
+
+struct ReadError {
+  std::string message;
+  int exit_code;
+};
+
+int read_strings(sd_bus_message* m, std::vector<std::string>& out) {
+  int r = sd_bus_message_enter_container(m, 'a', "s");
+  if (r < 0) return r;
+  const char* s = nullptr;
+  while ((r = sd_bus_message_read(m, "s", &s)) > 0) out.emplace_back(s);
+  return r < 0 ? r : sd_bus_message_exit_container(m);
+}
+
+int read_gates(sd_bus_message* m, BusState& st) {
+  int r = sd_bus_message_enter_container(m, 'a', "(sbs)");
+  if (r < 0) return r;
+  const char* name = nullptr;
+  const char* reason = nullptr;
+  int open = 0;
+  while ((r = sd_bus_message_read(m, "(sbs)", &name, &open, &reason)) > 0) st.gates.emplace_back(name, open != 0, reason);
+  return r < 0 ? r : sd_bus_message_exit_container(m);
+}
+
+// One property's variant value into `st`; unknown names (a newer daemon) are skipped.
+int read_property(sd_bus_message* m, std::string_view name, BusState& st) {
+  const char* s = nullptr;
+  int b = 0;
+  auto str = [&](std::string& out) {
+    int r = sd_bus_message_read(m, "v", "s", &s);
+    if (r >= 0) out = s;
+    return r;
+  };
+  if (name == "State") return str(st.state);
+  if (name == "DiskPath") return str(st.disk_path);
+  if (name == "DockerConnected") {
+    int r = sd_bus_message_read(m, "v", "b", &b);
+    st.docker_connected = b != 0;
+    return r;
+  }
+  if (name == "DiskUsedPercent") return sd_bus_message_read(m, "v", "d", &st.disk_used_percent);
+  if (name == "DiskInodesUsedPercent") return sd_bus_message_read(m, "v", "d", &st.disk_inodes_used_percent);
+  if (name == "DiskThresholdPercent") return sd_bus_message_read(m, "v", "d", &st.disk_threshold_percent);
+  if (name == "LastPruneFinished") return sd_bus_message_read(m, "v", "t", &st.last_prune_finished_us);
+  if (name == "LastPruneReclaimedBytes") return sd_bus_message_read(m, "v", "t", &st.last_prune_reclaimed_bytes);
+  if (name == "NextPruneNotBefore") return sd_bus_message_read(m, "v", "t", &st.next_prune_not_before_us);
+  const char* sig = name == "Gates" ? "a(sbs)" : name == "LiveRunStacks" || name == "UnconvergedServices" ? "as" : nullptr;
+  if (!sig) return sd_bus_message_skip(m, "v");
+  int r = sd_bus_message_enter_container(m, 'v', sig);
+  if (r < 0) return r;
+  if (name == "Gates") r = read_gates(m, st);
+  else r = read_strings(m, name == "LiveRunStacks" ? st.live_run_stacks : st.unconverged_services);
+  return r < 0 ? r : sd_bus_message_exit_container(m);
+}
+
+std::expected<BusState, ReadError> read_status() {
+  sd_bus* bus = nullptr;
+  if (int r = sd_bus_open_system(&bus); r < 0)
+    return std::unexpected(ReadError{fmt::format("cannot reach the system bus: {}", std::strerror(-r)), kExitUnreachable});
+  sd_bus_set_method_call_timeout(bus, kCallTimeoutUsec);
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  sd_bus_message* reply = nullptr;
+  int r = sd_bus_call_method(bus, kBusName, kBusPath, "org.freedesktop.DBus.Properties", "GetAll", &error, &reply, "s",
+                             kBusInterface);
+  std::expected<BusState, ReadError> result;
+  if (r < 0) {
+    const bool absent = sd_bus_error_has_names(&error, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER);
+    const bool no_reply = sd_bus_error_has_name(&error, SD_BUS_ERROR_NO_REPLY) || r == -ETIMEDOUT;
+    std::string why = error.message ? error.message : std::strerror(-r);
+    if (absent)
+      why = fmt::format("the daemon is not running (nobody owns {} on the system bus)", kBusName);
+    else if (no_reply)
+      why = fmt::format("the daemon did not answer within {}s", kCallTimeoutUsec / 1'000'000);
+    else
+      why = "Failed to read the daemon's state: " + why;
+    result = std::unexpected(ReadError{why, kExitUnreachable});
+  } else {
+    BusState st;
+    r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+    while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+      const char* name = nullptr;
+      r = sd_bus_message_read(reply, "s", &name);
+      if (r >= 0) r = read_property(reply, name, st);
+      if (r >= 0) r = sd_bus_message_exit_container(reply);
+    }
+    if (r < 0)
+      result = std::unexpected(ReadError{fmt::format("Failed to parse the daemon's state: {}", std::strerror(-r)), kExitFailure});
+    else
+      result = std::move(st);
+  }
+  sd_bus_error_free(&error);
+  sd_bus_message_unref(reply);
+  sd_bus_flush_close_unref(bus);
+  return result;
+}
+
+TimePoint from_us(std::uint64_t us) { return TimePoint(std::chrono::microseconds(us)); }
+
+std::string utc(std::uint64_t us) {
+  const auto t = Clock::to_time_t(from_us(us));
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+void print_human(const BusState& st, TimePoint now) {
+  std::string out = fmt::format("State: {}\n", st.state);
+  out += fmt::format("Docker: {}\n", st.docker_connected ? "connected" : "unreachable");
+  out += fmt::format("Disk: {:.1f}% used, inodes {:.1f}% used, threshold {:g}% on {}\n", st.disk_used_percent,
+                     st.disk_inodes_used_percent, st.disk_threshold_percent,
+                     st.disk_path.empty() ? "(unknown)" : st.disk_path);
+  out += "Gates:\n";
+  for (const auto& [name, open, reason] : st.gates)
+    out += fmt::format("  {:<9} {:<6} {}\n", name, open ? "open" : "closed", reason);
+  out += fmt::format("Live run stacks: {}\n", st.live_run_stacks.empty() ? "none" : join(st.live_run_stacks));
+  out += fmt::format("Unconverged services: {}\n",
+                     st.unconverged_services.empty() ? "none" : join(st.unconverged_services));
+  if (st.last_prune_finished_us == 0)
+    out += "Last prune: never\n";
+  else
+    out += fmt::format("Last prune: {} ago ({}), reclaimed {}\n",
+                       format_age(std::chrono::duration_cast<Duration>(now - from_us(st.last_prune_finished_us))),
+                       utc(st.last_prune_finished_us), format_bytes(st.last_prune_reclaimed_bytes));
+  if (st.next_prune_not_before_us == 0 || from_us(st.next_prune_not_before_us) <= now)
+    out += "Next prune not before: now (no cooldown)\n";
+  else
+    out += fmt::format("Next prune not before: {} (in {})\n", utc(st.next_prune_not_before_us),
+                       format_age(std::chrono::duration_cast<Duration>(from_us(st.next_prune_not_before_us) - now)));
+  std::fputs(out.c_str(), stdout);
+}
+
+void print_json(const BusState& st) {
+  nlohmann::json gates = nlohmann::json::array();
+  for (const auto& [name, open, reason] : st.gates) gates.push_back({{"name", name}, {"open", open}, {"reason", reason}});
+  auto time_or_null = [](std::uint64_t us) { return us == 0 ? nlohmann::json(nullptr) : nlohmann::json(utc(us)); };
+  nlohmann::json j = {
+      {"state", st.state},
+      {"docker_connected", st.docker_connected},
+      {"disk",
+       {{"path", st.disk_path},
+        {"used_percent", st.disk_used_percent},
+        {"inodes_used_percent", st.disk_inodes_used_percent},
+        {"threshold_percent", st.disk_threshold_percent}}},
+      {"gates", gates},
+      {"live_run_stacks", st.live_run_stacks},
+      {"unconverged_services", st.unconverged_services},
+      {"last_prune",
+       {{"finished", time_or_null(st.last_prune_finished_us)},
+        {"finished_us", st.last_prune_finished_us},
+        {"reclaimed_bytes", st.last_prune_reclaimed_bytes}}},
+      {"next_prune_not_before", time_or_null(st.next_prune_not_before_us)},
+      {"next_prune_not_before_us", st.next_prune_not_before_us},
+  };
+  std::puts(j.dump().c_str());
+}
+
+}  // namespace
+
+int cmd_status(const CommandOptions& opts) {
+  auto st = read_status();
+  if (!st) {
+    std::fprintf(stderr, "ci-docker-prune status: %s\n", st.error().message.c_str());
+    return st.error().exit_code;
+  }
+  if (opts.json)
+    print_json(*st);
+  else
+    print_human(*st, Clock::now());
+  return kExitOk;
+}
+
+}  // namespace cdp
