@@ -5,6 +5,7 @@
 #include <optional>
 #include <regex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -71,5 +72,12 @@ std::expected<Config, ConfigError> load_config(const std::optional<std::string>&
 
 // The effective config, every key present (durations as Go strings, disk.path null when unset).
 nlohmann::json to_json(const Config& config);
+
+// "trace" | "debug" | "info" | "warn" | "error" <-> LogLevel; nullopt for anything else.
+std::optional<LogLevel> parse_log_level(std::string_view text);
+const char* to_string(LogLevel level);
+
+// $DOCKER_HOST, or nullopt when unset or empty (the docker CLI treats empty as unset).
+std::optional<std::string> docker_host_from_env();
 
 }  // namespace cdp
