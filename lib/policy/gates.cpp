@@ -1,0 +1,241 @@
+// The four gates of SPEC.md "The gates", evaluated on one snapshot at a given `now`.
+// Pure: no I/O, no clock, no logging, no exceptions. Unknown means closed.
+#include "policy/gates.hpp"
+
+#include <algorithm>
+#include <ctime>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "util/duration.hpp"
+
+namespace cdp {
+
+const char* gate_name(GateId id) {
+  switch (id) {
+    case GateId::disk: return "disk";
+    case GateId::runs: return "runs";
+    case GateId::converge: return "converge";
+    case GateId::cooldown: return "cooldown";
+  }
+  return "?";
+}
+
+bool GateReport::all_open() const {
+  return std::all_of(gates.begin(), gates.end(), [](const GateVerdict& g) { return g.open; });
+}
+
+bool GateReport::all_open_except(GateId id) const {
+  return std::all_of(gates.begin(), gates.end(),
+                     [id](const GateVerdict& g) { return g.open || g.id == id; });
+}
+
+std::optional<std::string> stack_of(const Labels& labels, const Config& config) {
+  for (const auto& key : config.gates.stack_labels) {
+    if (auto it = labels.find(key); it != labels.end()) return it->second;
+  }
+  return std::nullopt;
+}
+
+bool is_live_container_state(std::string_view state) {
+  return state == "created" || state == "running" || state == "restarting" || state == "paused" ||
+         state == "removing";
+}
+
+namespace {
+
+// "2026-11-27T00:15:00Z": unambiguous in logs and STATUS whatever the host's zone.
+std::string format_utc(TimePoint t) {
+  const std::time_t tt = Clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+void earliest(std::optional<TimePoint>& slot, TimePoint t) {
+  if (!slot || t < *slot) slot = t;
+}
+
+// "a, b, c and 4 more": reasons stay one readable line on a busy host.
+std::string join_names(const std::vector<std::string>& names, std::size_t max = 5) {
+  std::string out;
+  for (std::size_t i = 0; i < names.size() && i < max; ++i) {
+    if (i) out += ", ";
+    out += names[i];
+  }
+  if (names.size() > max) out += fmt::format(" and {} more", names.size() - max);
+  return out;
+}
+
+GateVerdict disk_gate(const Snapshot& snap, const Config& config) {
+  GateVerdict v{GateId::disk, false, {}};
+  if (!snap.disk) {
+    v.reason = snap.disk_error.empty() ? "disk usage unknown" : snap.disk_error;
+    return v;
+  }
+  const auto& d = *snap.disk;
+  const double pct = d.percent(), ipct = d.inode_percent();
+  const double thr = config.disk.threshold_percent, ithr = config.disk.inode_threshold_percent;
+  const std::string& where = snap.disk_path.empty() ? d.path : snap.disk_path;
+  if (pct >= thr) {
+    v.open = true;
+    v.reason = fmt::format("disk {:.1f}% >= {}% on {}", pct, thr, where);
+  } else if (ipct >= ithr) {
+    v.open = true;
+    v.reason = fmt::format("inodes {:.1f}% >= {}% on {}", ipct, ithr, where);
+  } else {
+    v.reason = fmt::format("disk {:.1f}% < {}%, inodes {:.1f}% < {}% on {}", pct, thr, ipct, ithr, where);
+  }
+  return v;
+}
+
+GateVerdict runs_gate(const Snapshot& snap, const Config& config, std::vector<std::string>& live) {
+  GateVerdict v{GateId::runs, false, {}};
+  if (!snap.docker_connected) return v.reason = "docker unreachable", v;
+  if (!snap.synced) return v.reason = "not synced", v;
+  std::set<std::string> stacks;
+  auto consider = [&](const Labels& labels) {
+    auto stack = stack_of(labels, config);
+    // regex_search: the operator's pattern means what it says (the default is anchored).
+    if (stack && std::regex_search(*stack, config.gates.run_stacks_re)) stacks.insert(*stack);
+  };
+  // Any swarm service of a run stack counts, whatever its replica count: a deployed run
+  // is live until its stack is removed.
+  if (snap.services_latest)
+    for (const auto& s : snap.services_latest->services) consider(s.labels);
+  for (const auto& c : snap.containers)
+    if (is_live_container_state(c.state)) consider(c.labels);
+  live.assign(stacks.begin(), stacks.end());
+  if (live.empty()) {
+    v.open = true;
+    v.reason = "no run stack live";
+  } else {
+    v.reason = fmt::format("run stack{} {} live", live.size() > 1 ? "s" : "", join_names(live));
+  }
+  return v;
+}
+
+bool update_settled(const Service& s) {
+  const auto& u = s.update_state;
+  return !u || u->empty() || *u == "none" || *u == "completed" || *u == "rollback_completed";
+}
+
+// Converged in one observation. Unknown (no ServiceStatus) is not converged.
+// Jobs: a replicated job is done when TotalCompletions tasks completed (Docker fills
+// TotalCompletions from MaxConcurrent, which is DesiredTasks for jobs, when unset).
+// A global job has one task per eligible node (DesiredTasks) and is done when none runs
+// and at least that many completed. A start-first update shows 4/2 for a while: that is
+// not converged (running must equal desired).
+bool converged(const Service& s) {
+  if (!update_settled(s) || !s.status) return false;
+  const auto& st = *s.status;
+  switch (s.mode) {
+    case ServiceMode::replicated:
+    case ServiceMode::global: return st.running == st.desired;
+    case ServiceMode::replicated_job:
+      return st.completed >= s.total_completions.value_or(std::max<std::uint64_t>(st.desired, 1));
+    case ServiceMode::global_job: return st.running == 0 && st.completed >= st.desired;
+  }
+  return false;
+}
+
+std::string display_name(const Service& s) { return s.name.empty() ? s.id : s.name; }
+
+GateVerdict converge_gate(const Snapshot& snap, const Config& config, TimePoint now, GateReport& report) {
+  GateVerdict v{GateId::converge, false, {}};
+  if (!config.gates.converge) return v.open = true, v.reason = "converge gate disabled", v;
+  if (!snap.docker_connected) return v.reason = "docker unreachable", v;
+  if (!snap.synced) return v.reason = "not synced", v;
+  if (!snap.services_visible) {
+    v.open = true;
+    v.reason = "services not visible on this node (not a manager / swarm inactive): only containers are used";
+    return v;
+  }
+  const auto& latest = snap.services_latest;
+  const auto& previous = snap.services_previous;
+  if (!latest) return v.reason = "services not listed yet", v;
+  if (!previous) {
+    v.reason = "waiting for a second observation of services";
+    earliest(report.time_wakeup, latest->at + std::chrono::seconds(1));
+    return v;
+  }
+  if (latest->at - previous->at < std::chrono::seconds(1)) {
+    v.reason = "waiting for a second observation of services (less than 1 s apart)";
+    earliest(report.time_wakeup, previous->at + std::chrono::seconds(1));
+    return v;
+  }
+  std::map<std::string, const Service*> before;
+  for (const auto& s : previous->services) before[s.id] = &s;
+
+  const Duration stuck_after = config.gates.stuck_after;
+  for (const auto& s : latest->services) {
+    auto it = before.find(s.id);
+    // A service not in the previous observation was seen only once: not converged yet.
+    if (it != before.end() && converged(s) && converged(*it->second)) continue;
+    const std::string name = display_name(s);
+    if (s.update_state == "paused") {
+      report.stuck_services.push_back(name + " (update paused)");
+    } else if (s.update_state == "rollback_paused") {
+      report.stuck_services.push_back(name + " (rollback paused)");
+    } else if (stuck_after > Duration::zero() && s.updated_at && now - *s.updated_at > stuck_after) {
+      report.stuck_services.push_back(
+          fmt::format("{} (unconverged {} after its last update)", name, format_age(std::chrono::duration_cast<Duration>(now - *s.updated_at))));
+    } else {
+      report.unconverged_services.push_back(name);
+      // "More than stuck_after ago": stuck 1 ms after the limit, so a wakeup never lands
+      // on a moment where nothing has changed yet.
+      if (stuck_after > Duration::zero() && s.updated_at)
+        earliest(report.time_wakeup, *s.updated_at + stuck_after + Duration(1));
+    }
+  }
+  std::sort(report.unconverged_services.begin(), report.unconverged_services.end());
+  std::sort(report.stuck_services.begin(), report.stuck_services.end());
+  const auto n = report.unconverged_services.size();
+  if (n == 0) {
+    v.open = true;
+    v.reason = fmt::format("{} service{} converged", latest->services.size() - report.stuck_services.size(),
+                           latest->services.size() - report.stuck_services.size() == 1 ? "" : "s");
+  } else {
+    v.reason = fmt::format("{} service{} converging: {}", n, n == 1 ? "" : "s",
+                           join_names(report.unconverged_services));
+  }
+  if (!report.stuck_services.empty())
+    v.reason += fmt::format("; stuck (ignored): {}", join_names(report.stuck_services));
+  return v;
+}
+
+GateVerdict cooldown_gate(const Snapshot& snap, const Config& config, TimePoint now, GateReport& report) {
+  GateVerdict v{GateId::cooldown, false, {}};
+  const Duration cooldown = config.prune.cooldown;
+  if (!snap.last_prune_finished) return v.open = true, v.reason = "no prune yet", v;
+  const TimePoint last = *snap.last_prune_finished;
+  // A clock set backwards makes the last prune look "in the future": count its age as 0.
+  const Duration age = last > now ? Duration::zero() : std::chrono::duration_cast<Duration>(now - last);
+  if (age >= cooldown) {
+    v.open = true;
+    v.reason = fmt::format("last prune {} ago, cooldown {} over", format_age(age), format_age(cooldown));
+    return v;
+  }
+  const TimePoint until = last + cooldown;
+  v.reason = fmt::format("last prune {} ago, cooldown {}: until {}", format_age(age), format_age(cooldown),
+                         format_utc(until));
+  earliest(report.time_wakeup, until);
+  return v;
+}
+
+}  // namespace
+
+GateReport evaluate_gates(const Snapshot& snap, const Config& config, TimePoint now) {
+  GateReport r;
+  r.gates[0] = disk_gate(snap, config);
+  r.gates[1] = runs_gate(snap, config, r.live_run_stacks);
+  r.gates[2] = converge_gate(snap, config, now, r);
+  r.gates[3] = cooldown_gate(snap, config, now, r);
+  return r;
+}
+
+}  // namespace cdp

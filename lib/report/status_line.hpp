@@ -1,0 +1,24 @@
+// The one-line summary (sd_notify STATUS=, `status` and one-shot output): state first,
+// then disk, runs, converge and the last prune. Pure: no I/O, no clock.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "config/config.hpp"
+#include "model/snapshot.hpp"
+#include "policy/decision.hpp"
+#include "util/time.hpp"
+
+namespace cdp {
+
+// e.g. "blocked: disk 84.1% >= 80% on /var/lib/docker; run stack abcd-1a2b3c_ci_commoninternet_net live;
+// 0 services converging; last prune 2h ago (1.2 GB)". `last_reclaimed` is shown when set
+// and a last prune is known.
+std::string status_line(const Decision& decision, const Snapshot& snap, const Config& config, TimePoint now,
+                        std::optional<std::uint64_t> last_reclaimed);
+
+// Decimal units like docker's CLI: "0 B", "999 B", "1.2 kB", "12.3 MB", "1.2 GB", "3.4 TB".
+std::string format_bytes(std::uint64_t bytes);
+
+}  // namespace cdp
