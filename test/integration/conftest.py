@@ -48,6 +48,9 @@ DOCKER_CLI = os.environ.get("CDP_DOCKER_CLI", "/usr/bin/docker")
 IMAGE = "local/busybox:1"
 RUN_STACK = "abcd-1a2b3c_ci_commoninternet_net"  # matches the default gates.run_stacks
 STACK_LABEL = "com.docker.stack.namespace"
+# A long sleeper that exits on SIGTERM: `sleep` as PID 1 ignores it, and every stop or
+# service removal would then wait out the 10 s grace period.
+SLEEPER = ("sh", "-c", "trap 'exit 0' TERM; sleep 100000 & wait")
 
 
 def wait_until(predicate, timeout=60.0, what="condition", interval=0.1):
@@ -225,7 +228,7 @@ class Engine:
         return {}
 
     def create_service(self, name=None, stack=None, replicas=1, constraint=None, labels=None,
-                       mode="replicated", command=("sleep", "100000"), image=IMAGE,
+                       mode="replicated", command=SLEEPER, image=IMAGE,
                        wait=True, extra=()):
         """Creates a swarm service and returns its name. `stack` sets the stack label
         (com.docker.stack.namespace) and prefixes the name as `docker stack deploy` does.
@@ -280,7 +283,7 @@ class Engine:
             wait_until(lambda: self.docker_out("inspect", "-f", "{{.State.Status}}", cid) == "exited",
                        timeout=60, what=f"container {name} to exit")
         elif state == "running":
-            cid = self.docker_out("run", "-d", *args, image, *(command or ("sleep", "100000")))
+            cid = self.docker_out("run", "-d", *args, image, *(command or SLEEPER))
         else:
             raise ValueError(f"unknown state {state!r}")
         return cid
