@@ -11,6 +11,8 @@
 #include <sys/uio.h>
 
 #include <spdlog/sinks/base_sink.h>
+// Without this every record would carry CODE_FILE/CODE_LINE of send() below, which misleads.
+#define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
 namespace cdp::journal {

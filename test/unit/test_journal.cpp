@@ -144,3 +144,17 @@ TEST_CASE("one-shot logging is silent unless debug or trace is asked for") {
   CHECK(out.find("silent") == std::string::npos);
   CHECK_THAT(out, Catch::Contains(" debug asked-for debug\n"));
 }
+
+// Hidden (not run by default): test/integration/test_journal.py runs it under a private
+// journald with JOURNAL_STREAM naming its stderr, then reads the records back.
+TEST_CASE("emit records to the journal", "[.journal]") {
+  REQUIRE(journal::stderr_is_journal());
+  journal::setup(cdp::LogLevel::info);
+  spdlog::debug("cdp-test filtered debug");
+  spdlog::info("cdp-test plain info");
+  journal::event(spdlog::level::debug, "gate", {}, "cdp-test filtered event");
+  journal::event(spdlog::level::warn, "still_full",
+                 {{"CDP_DISK_PERCENT", "91.5"}, {"MESSAGE_ID", journal::kPruneFinishedMessageId}},
+                 "cdp-test event with fields");
+  spdlog::error("cdp-test line one\nline two");
+}
