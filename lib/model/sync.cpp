@@ -1,0 +1,73 @@
+// One-shot sync: everything the gates need, read straight from Docker and statvfs.
+// An edge (it reads the clock and waits); the decision is made elsewhere, on its result.
+#include "model/sync.hpp"
+
+#include "disk/usage.hpp"
+
+namespace cdp {
+
+namespace {
+// The converge gate needs two observations at least one second apart (SPEC). Waiting a
+// little over a second on the steady clock leaves room for a small wall-clock step.
+constexpr auto kObservationGap = std::chrono::milliseconds(1050);
+}  // namespace
+
+awaitable<std::expected<FreshSync, docker::Error>> fresh_sync(docker::Client& client, const Config& config,
+                                                              std::optional<TimePoint> last_prune) {
+  FreshSync out;
+  Snapshot& snap = out.snapshot;
+  snap.last_prune_finished = last_prune;
+
+  if (auto v = co_await client.negotiate(); !v) co_return std::unexpected(v.error());
+  auto info = co_await client.info();
+  if (!info) co_return std::unexpected(info.error());
+  out.info = *info;
+  snap.docker_connected = true;
+  snap.disk_path = config.disk.path.value_or(info->docker_root_dir);
+
+  auto first = co_await client.services();
+  if (!first) co_return std::unexpected(first.error());
+  const TimePoint first_at = Clock::now();
+  if (!*first) {
+    // 503: not a manager / swarm inactive. The runs gate works from containers alone.
+    snap.services_visible = false;
+  } else {
+    asio::steady_timer timer(client.executor());
+    timer.expires_after(kObservationGap);
+    co_await timer.async_wait(use_awaitable);
+    auto second = co_await client.services();
+    if (!second) co_return std::unexpected(second.error());
+    TimePoint second_at = Clock::now();
+    if (!*second) {
+      snap.services_visible = false;  // demoted between the two calls
+    } else {
+      snap.services_previous = ServiceObservation{first_at, std::move(**first)};
+      snap.services_latest = ServiceObservation{second_at, std::move(**second)};
+    }
+  }
+
+  // Named first: GCC 12 rejects a braced list of literals inside a co_await expression.
+  const std::vector<std::string> live_states{"created", "running", "restarting", "paused", "removing"};
+  auto containers = co_await client.containers(live_states);
+  if (!containers) co_return std::unexpected(containers.error());
+  snap.containers = std::move(*containers);
+
+  if (snap.disk_path.empty()) {
+    snap.disk_error = "disk path unknown: Docker reported no DockerRootDir and disk.path is not set";
+  } else if (auto disk = read_disk_usage(snap.disk_path)) {
+    snap.disk = *disk;
+  } else {
+    snap.disk_error = disk.error();
+  }
+  snap.synced = true;
+  co_return out;
+}
+
+awaitable<std::expected<Snapshot, docker::Error>> fresh_snapshot(docker::Client& client, const Config& config,
+                                                                 std::optional<TimePoint> last_prune) {
+  auto s = co_await fresh_sync(client, config, last_prune);
+  if (!s) co_return std::unexpected(s.error());
+  co_return std::move(s->snapshot);
+}
+
+}  // namespace cdp

@@ -1,0 +1,193 @@
+// The surgical prune: the ONLY code that sends a prune request (SPEC.md "The surgical
+// prune"). Exactly three targets, exactly the filter {"until":[until]}, no other query
+// parameter; no volume/network prune, no `dangling`, no `all`. Only this file knows dry-run.
+#include "prune/executor.hpp"
+
+#include <array>
+
+#include <fmt/format.h>
+
+#include "prune/candidates.hpp"
+#include "report/status_line.hpp"
+
+namespace cdp {
+
+const char* step_name(PruneStep s) {
+  switch (s) {
+    case PruneStep::containers: return "containers";
+    case PruneStep::images: return "images";
+    case PruneStep::build_cache: return "build_cache";
+  }
+  return "?";
+}
+
+const char* outcome_name(StepResult::Outcome o) {
+  using O = StepResult::Outcome;
+  switch (o) {
+    case O::done: return "done";
+    case O::dry_run: return "dry_run";
+    case O::deferred: return "deferred";
+    case O::failed: return "failed";
+    case O::disabled: return "disabled";
+    case O::gate_closed: return "gate_closed";
+  }
+  return "?";
+}
+
+namespace {
+
+// The one place prune paths exist. Nothing else in the project may build a prune target.
+const char* prune_path(PruneStep s) {
+  switch (s) {
+    case PruneStep::containers: return "/containers/prune";
+    case PruneStep::images: return "/images/prune";
+    case PruneStep::build_cache: return "/build/prune";
+  }
+  return "/_ping";  // unreachable: every enumerator is handled above
+}
+
+bool enabled(const Config::Prune& p, PruneStep s) {
+  switch (s) {
+    case PruneStep::containers: return p.containers;
+    case PruneStep::images: return p.images;
+    case PruneStep::build_cache: return p.build_cache;
+  }
+  return false;
+}
+
+// Docker's error bodies are {"message": "..."}; fall back to the raw body.
+std::string engine_message(const docker::Response& r) {
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  if (j.is_object() && j.contains("message") && j["message"].is_string()) return j["message"].get<std::string>();
+  std::string body = r.body.substr(0, 200);
+  while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
+  return body;
+}
+
+// Reads a 200 prune answer. null lists are empty (FACTS). Image entries are
+// {"Untagged": ref} or {"Deleted": id}; both are listed, in the engine's order.
+bool parse_prune_answer(PruneStep step, const std::string& body, StepResult& out) {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_object()) return false;
+  const char* list_key = step == PruneStep::containers ? "ContainersDeleted"
+                         : step == PruneStep::images   ? "ImagesDeleted"
+                                                       : "CachesDeleted";
+  if (auto it = j.find(list_key); it != j.end() && it->is_array()) {
+    for (const auto& e : *it) {
+      if (e.is_string()) {
+        out.deleted.push_back(e.get<std::string>());
+      } else if (e.is_object()) {
+        for (const char* k : {"Untagged", "Deleted"})
+          if (e.contains(k) && e[k].is_string()) out.deleted.push_back(e[k].get<std::string>());
+      }
+    }
+  }
+  if (auto it = j.find("SpaceReclaimed"); it != j.end() && it->is_number()) {
+    const double v = it->get<double>();
+    out.reclaimed = v > 0 ? static_cast<std::uint64_t>(v) : 0;
+  }
+  return true;
+}
+
+const std::vector<Candidate>& candidates_of(const Candidates& c, PruneStep s) {
+  switch (s) {
+    case PruneStep::containers: return c.containers;
+    case PruneStep::images: return c.images;
+    case PruneStep::build_cache: return c.build_cache;
+  }
+  return c.containers;
+}
+
+awaitable<StepResult> send_step(docker::Client& client, PruneStep step, const std::string& until) {
+  StepResult r;
+  r.step = step;
+  const std::string target =
+      std::string(prune_path(step)) + "?filters=" + docker::encode_filters(nlohmann::json{{"until", nlohmann::json::array({until})}});
+  // No timeout: a client disconnect cancels a prune partway (FACTS); once sent, we wait.
+  auto resp = co_await client.request(http::verb::post, target, {}, std::nullopt);
+  if (!resp) {
+    r.outcome = StepResult::Outcome::failed;
+    r.detail = resp.error().message;
+  } else if (resp->status == 200) {
+    if (parse_prune_answer(step, resp->body, r)) {
+      r.outcome = StepResult::Outcome::done;
+    } else {
+      r.outcome = StepResult::Outcome::failed;
+      r.detail = fmt::format("Failed to read the {} prune answer: not a JSON object", step_name(step));
+    }
+  } else if (resp->status == 409) {
+    r.outcome = StepResult::Outcome::deferred;
+    r.detail = engine_message(*resp);
+  } else {
+    r.outcome = StepResult::Outcome::failed;
+    r.detail = fmt::format("HTTP {}: {}", resp->status, engine_message(*resp));
+  }
+  co_return r;
+}
+
+std::string summarize(const PruneResult& res) {
+  std::string out;
+  for (const auto& s : res.steps) {
+    if (!out.empty()) out += ", ";
+    using O = StepResult::Outcome;
+    switch (s.outcome) {
+      case O::done: out += fmt::format("{} {} ({})", step_name(s.step), s.deleted.size(), format_bytes(s.reclaimed)); break;
+      case O::dry_run:
+        out += fmt::format("{} would remove {} ({})", step_name(s.step), s.deleted.size(), format_bytes(s.reclaimed));
+        break;
+      case O::deferred: out += fmt::format("{} deferred (a prune is already running)", step_name(s.step)); break;
+      case O::failed: out += fmt::format("{} failed: {}", step_name(s.step), s.detail); break;
+      case O::disabled: out += fmt::format("{} disabled", step_name(s.step)); break;
+      case O::gate_closed: out += fmt::format("{} not sent: {}", step_name(s.step), s.detail); break;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+awaitable<PruneResult> run_prune(docker::Client& client, const Config::Prune& prune, TimePoint now,
+                                 GateCheck check_before_step) {
+  PruneResult res;
+  std::optional<std::string> stopped;                 // the reason a gate closed
+  std::optional<std::expected<Candidates, docker::Error>> listed;  // dry-run: listed once
+  for (PruneStep step : {PruneStep::containers, PruneStep::images, PruneStep::build_cache}) {
+    StepResult r;
+    r.step = step;
+    if (!enabled(prune, step)) {
+      r.outcome = StepResult::Outcome::disabled;
+      res.steps.push_back(std::move(r));
+      continue;
+    }
+    if (!stopped && check_before_step) stopped = co_await check_before_step();
+    if (stopped) {
+      r.outcome = StepResult::Outcome::gate_closed;
+      r.detail = *stopped;
+      res.stopped_by_gate = true;
+      res.steps.push_back(std::move(r));
+      continue;
+    }
+    if (prune.dry_run) {
+      if (!listed) listed = co_await list_candidates(client, prune, now);
+      if (!*listed) {
+        r.outcome = StepResult::Outcome::failed;
+        r.detail = (*listed).error().message;
+      } else {
+        r.outcome = StepResult::Outcome::dry_run;
+        for (const auto& c : candidates_of(**listed, step)) {
+          r.deleted.push_back(c.id);
+          r.reclaimed += c.size;
+        }
+      }
+    } else {
+      r = co_await send_step(client, step, prune.until);
+    }
+    if (r.outcome == StepResult::Outcome::deferred) res.any_deferred = true;
+    res.reclaimed += r.reclaimed;
+    res.steps.push_back(std::move(r));
+  }
+  res.summary = summarize(res);
+  co_return res;
+}
+
+}  // namespace cdp
