@@ -1,0 +1,30 @@
+// `ci-docker-prune daemon`: load the config (exit 2 when bad), set up logging, run the
+// manager on one io_context thread until SIGTERM/SIGINT. Must not hold daemon logic.
+#include <cstdio>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "commands.hpp"
+#include "config/config.hpp"
+#include "manager.hpp"
+#include "report/journal.hpp"
+
+namespace cdp {
+
+int cmd_daemon(const CommandOptions& opts) {
+  auto config = load_config(opts.config_path, docker_host_from_env());
+  if (!config) {
+    fmt::print(stderr, "{}\n", config.error().message);
+    return kExitConfig;
+  }
+  journal::setup(config->log.level);
+  asio::io_context io(1);  // one thread: the implicit strand (STYLE.md)
+  Manager manager(io, std::move(*config), opts.config_path);
+  manager.start();
+  io.run();
+  spdlog::info("Stopped");
+  return manager.exit_code();
+}
+
+}  // namespace cdp

@@ -1,0 +1,214 @@
+// The manager's lifecycle: constructing and spawning the jobs, signals (SIGHUP reload,
+// SIGTERM/SIGINT stop), the watchdog, the disk reader and the D-Bus wiring. Must not
+// decide (policy/) or send prunes (prune/); the scheduler part lives in scheduler.cpp.
+#include "manager.hpp"
+
+#include <csignal>
+#include <exception>
+
+#include <spdlog/spdlog.h>
+
+#include "disk/usage.hpp"
+#include "report/journal.hpp"
+#include "report/notify.hpp"
+#include "util/duration.hpp"
+
+namespace cdp {
+
+namespace {
+// A prompt disk re-read (events, inotify) happens at most this often (issue 3).
+constexpr auto kDiskCoalesce = std::chrono::seconds(1);
+}  // namespace
+
+Manager::Manager(asio::io_context& io, Config config, std::optional<std::string> config_path)
+    : io_(io),
+      ex_(io.get_executor()),
+      config_(std::move(config)),
+      config_path_(std::move(config_path)),
+      docker_wake_(ex_),
+      conv_wake_(ex_),
+      disk_wake_(ex_),
+      disk_watch_(ex_, [this] { request_disk_read(); }),
+      eval_timer_(ex_),
+      signals_(ex_, SIGHUP, SIGTERM, SIGINT),
+      watchdog_timer_(ex_) {}
+
+Manager::~Manager() = default;
+
+void Manager::spawn(const char* name, awaitable<void> job) {
+  // A job that throws is a bug: log it and exit non-zero so systemd restarts us, rather
+  // than run on with a dead job (e.g. no events: gates frozen).
+  asio::co_spawn(ex_, std::move(job), [this, name](std::exception_ptr e) {
+    if (!e || finished_) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::error("Job {} failed: {}; exiting", name, ex.what());
+    } catch (...) {
+      spdlog::error("Job {} failed; exiting", name);
+    }
+    exit_code_ = 1;
+    finish();
+  });
+}
+
+void Manager::start() {
+  spdlog::info("Starting: docker {}, disk {}, threshold {}%{}", config_.docker.host,
+               config_.disk.path.value_or("(Docker root)"), config_.disk.threshold_percent,
+               config_.prune.dry_run ? ", dry run" : "");
+  signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
+    if (!ec) on_signal(signo);
+  });
+  open_bus();
+  spawn("docker", docker_loop());
+  spawn("heal", heal_loop());
+  spawn("convergence", convergence_loop());
+  spawn("disk", disk_loop());
+  spawn("watchdog", watchdog_loop());
+  changed();
+}
+
+void Manager::on_signal(int signo) {
+  if (signo == SIGHUP) {
+    (void)reload();
+  } else {
+    spdlog::info("Received {}", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+    stop();
+  }
+  if (finished_) return;
+  signals_.async_wait([this](const boost::system::error_code& ec, int s) {
+    if (!ec) on_signal(s);
+  });
+}
+
+std::expected<void, std::string> Manager::reload() {
+  notify::reloading();
+  auto loaded = load_config(config_path_, docker_host_from_env());
+  if (!loaded) {
+    spdlog::error("Failed to reload the config, keeping the old one: {}", loaded.error().message);
+    notify::ready();
+    return std::unexpected(loaded.error().message);
+  }
+  const bool host_changed = loaded->docker.host != config_.docker.host;
+  const bool disk_changed =
+      loaded->disk.path != config_.disk.path || loaded->disk.poll_interval != config_.disk.poll_interval;
+  config_ = std::move(*loaded);
+  journal::set_level(config_.log.level);
+  spdlog::info("Reloaded the config from {}", config_path_.value_or(kDefaultConfigPath));
+  if (host_changed) {
+    // Another engine: what the model knows is about the old one.
+    reconnect_requested_ = true;
+    if (stream_) stream_->close();
+    docker_wake_.notify();
+  }
+  if (disk_changed) {
+    refresh_disk_watch();
+    disk_wake_.notify();
+  }
+  changed();
+  notify::ready();
+  return {};
+}
+
+void Manager::stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  notify::stopping();
+  spdlog::info("Stopping{}", memory_.prune_in_flight ? " after the prune step in flight" : "");
+  if (stream_) stream_->close();
+  docker_wake_.notify();
+  conv_wake_.notify();
+  disk_wake_.notify();
+  disk_watch_.close();
+  eval_timer_.cancel();
+  watchdog_timer_.cancel();
+  // A prune request once sent is never cancelled (SPEC): prune_job calls finish().
+  if (!memory_.prune_in_flight) finish();
+}
+
+void Manager::finish() {
+  if (finished_) return;
+  finished_ = true;
+  boost::system::error_code ec;
+  signals_.cancel(ec);
+  if (bus_) bus_->close();
+  // Requests still waiting on Docker (lists, polls) have nothing left to deliver to.
+  io_.stop();
+}
+
+awaitable<void> Manager::watchdog_loop() {
+  while (!stopping_) {
+    // Re-read each round: WATCHDOG_USEC does not change, but this is cheap and honest.
+    const auto interval = notify::watchdog_interval();
+    if (!interval) co_return;
+    notify::watchdog();
+    watchdog_timer_.expires_after(*interval);
+    boost::system::error_code ec;
+    co_await watchdog_timer_.async_wait(asio::redirect_error(use_awaitable, ec));
+  }
+}
+
+std::string Manager::disk_path() const {
+  if (config_.disk.path) return *config_.disk.path;
+  if (model_.info() && !model_.info()->docker_root_dir.empty()) return model_.info()->docker_root_dir;
+  return {};
+}
+
+void Manager::read_disk() {
+  last_disk_read_ = Steady::now();
+  const std::string path = disk_path();
+  model_.set_disk_path(path);
+  if (path.empty()) {
+    model_.set_disk(std::unexpected(std::string("disk path unknown until Docker reports DockerRootDir")));
+  } else {
+    auto usage = read_disk_usage(path);
+    if (!usage && !disk_error_logged_) {
+      spdlog::warn("{}; the disk gate stays closed until it can be read", usage.error());
+      disk_error_logged_ = true;
+    } else if (usage) {
+      disk_error_logged_ = false;
+    }
+    model_.set_disk(usage);
+  }
+  changed();
+}
+
+void Manager::request_disk_read() { disk_wake_.notify(); }
+
+awaitable<void> Manager::disk_loop() {
+  while (!stopping_) {
+    read_disk();
+    const bool prompt = co_await disk_wake_.wait(last_disk_read_ + config_.disk.poll_interval);
+    if (stopping_) break;
+    // Coalesce: a burst of events or inotify activity costs one statvfs a second.
+    if (prompt) co_await sleep_until(last_disk_read_ + kDiskCoalesce);
+  }
+}
+
+void Manager::refresh_disk_watch() {
+  const std::string path = disk_path();
+  const std::string root = model_.info() ? model_.info()->docker_root_dir : std::string();
+  auto paths = DiskWatch::paths_for(root, path);
+  auto n = disk_watch_.watch(paths);
+  if (!n) {
+    spdlog::warn("{}; the disk is read every {} only", n.error(), format_duration(config_.disk.poll_interval));
+  } else if (path != watched_for_) {
+    spdlog::debug("Watching {} folders for disk changes under {}", *n, path);
+  }
+  watched_for_ = path;
+}
+
+void Manager::open_bus() {
+  Bus::Handlers h;
+  h.prune_now = [this](bool ignore_disk, Bus::PruneReply reply) { start_prune(true, ignore_disk, std::move(reply)); };
+  h.reload = [this]() { return reload(); };
+  auto bus = Bus::open(ex_, std::move(h));
+  if (!bus) {
+    // Tests and dev runs have no system bus: run without it, say so once.
+    spdlog::warn("{}; running without D-Bus", bus.error());
+    return;
+  }
+  bus_ = std::move(*bus);
+}
+
+}  // namespace cdp
