@@ -5,6 +5,7 @@
 #include <expected>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -55,10 +56,22 @@ class Client {
   asio::any_io_executor executor() const { return ex_; }
 
  private:
+  // One exchange on a fresh connection, `target` used as is (no version prefix).
+  awaitable<std::expected<Response, Error>> raw_request(http::verb verb, std::string target, std::string body,
+                                                         std::optional<Duration> timeout);
+
   asio::any_io_executor ex_;
   std::string socket_path_;
   std::string api_version_ = kNewestTestedApi;
 };
+
+// The version to use with an engine reporting ApiVersion `server` and MinAPIVersion
+// `server_min` ("" when absent): min(server, kNewestTestedApi), raised to server_min when
+// the engine no longer speaks ours. Error text when `server` is not "<major>.<minor>".
+std::expected<std::string, std::string> choose_api_version(const std::string& server, const std::string& server_min);
+
+// The engine's error text from a non-2xx body ({"message": "..."}), else the body's start.
+std::string engine_message(std::string_view body);
 
 // URL-encodes a JSON filters object for a query string: {"until":["24h"]} -> %7B%22until...
 std::string encode_filters(const nlohmann::json& filters);

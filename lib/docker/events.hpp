@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "docker/error.hpp"
 #include "docker/net.hpp"
 #include "model/types.hpp"

@@ -1,0 +1,238 @@
+// JSON -> model types (pure): /services?status=true, /containers/json, /info, RFC 3339
+// times. Unknown fields are ignored; a missing or mistyped field we rely on is an error
+// string naming it. Must not throw (exceptions stop at each parse_* function) or log.
+#include "docker/mapping.hpp"
+
+#include <charconv>
+#include <chrono>
+#include <stdexcept>
+
+namespace cdp::docker {
+namespace {
+
+using json = nlohmann::json;
+
+// Thrown by the readers below, caught in each parse_* function: keeps the walkers straight.
+struct BadField : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+const json* find(const json& obj, const char* key) {
+  if (!obj.is_object()) return nullptr;
+  auto it = obj.find(key);
+  return it == obj.end() || it->is_null() ? nullptr : &*it;
+}
+
+const json& require(const json& obj, const char* key, const std::string& where) {
+  const json* v = find(obj, key);
+  if (!v) throw BadField(where + ": missing \"" + key + "\"");
+  return *v;
+}
+
+std::string require_string(const json& obj, const char* key, const std::string& where) {
+  const json& v = require(obj, key, where);
+  if (!v.is_string()) throw BadField(where + ": \"" + key + "\" is not a string");
+  return v.get<std::string>();
+}
+
+std::string optional_string(const json& obj, const char* key, const std::string& where) {
+  const json* v = find(obj, key);
+  if (!v) return {};
+  if (!v->is_string()) throw BadField(where + ": \"" + key + "\" is not a string");
+  return v->get<std::string>();
+}
+
+std::uint64_t require_count(const json& obj, const char* key, const std::string& where) {
+  const json& v = require(obj, key, where);
+  if (!v.is_number_unsigned()) throw BadField(where + ": \"" + key + "\" is not a non-negative integer");
+  return v.get<std::uint64_t>();
+}
+
+// null or absent -> {}; an object of strings -> Labels; anything else is an error.
+Labels labels_of(const json& obj, const char* key, const std::string& where) {
+  Labels out;
+  const json* v = find(obj, key);
+  if (!v) return out;
+  if (!v->is_object()) throw BadField(where + ": \"" + key + "\" is not an object");
+  for (const auto& [k, val] : v->items()) {
+    if (!val.is_string()) throw BadField(where + ": label \"" + k + "\" is not a string");
+    out.emplace(k, val.get<std::string>());
+  }
+  return out;
+}
+
+void parse_mode(const json& spec, Service& s, const std::string& where) {
+  const json* mode = find(spec, "Mode");
+  if (!mode) return;  // the engine always sends it; absent means its default, replicated
+  if (!mode->is_object()) throw BadField(where + ": \"Mode\" is not an object");
+  if (find(*mode, "Replicated")) {
+    s.mode = ServiceMode::replicated;
+  } else if (find(*mode, "Global")) {
+    s.mode = ServiceMode::global;
+  } else if (const json* job = find(*mode, "ReplicatedJob")) {
+    s.mode = ServiceMode::replicated_job;
+    // Swarm defaults TotalCompletions to MaxConcurrent (itself default 1) when unset.
+    if (find(*job, "TotalCompletions")) s.total_completions = require_count(*job, "TotalCompletions", where + ".Mode.ReplicatedJob");
+  } else if (find(*mode, "GlobalJob")) {
+    s.mode = ServiceMode::global_job;
+  } else {
+    throw BadField(where + ": unknown service mode " + mode->dump());
+  }
+}
+
+Service parse_service(const json& j) {
+  if (!j.is_object()) throw BadField("service is not an object");
+  Service s;
+  s.id = require_string(j, "ID", "service");
+  const std::string where = "service " + s.id;
+  const json& spec = require(j, "Spec", where);
+  s.name = require_string(spec, "Name", where + ".Spec");
+  s.labels = labels_of(spec, "Labels", where + ".Spec");
+  parse_mode(spec, s, where + ".Spec");
+  if (const json* us = find(j, "UpdateStatus")) {
+    const std::string state = optional_string(*us, "State", where + ".UpdateStatus");
+    if (!state.empty()) s.update_state = state;
+  }
+  if (const std::string updated = optional_string(j, "UpdatedAt", where); !updated.empty()) {
+    s.updated_at = parse_time(updated);
+    if (!s.updated_at) throw BadField(where + ": bad UpdatedAt \"" + updated + "\"");
+  }
+  if (const json* st = find(j, "ServiceStatus")) {
+    const std::string w = where + ".ServiceStatus";
+    Service::Status status;
+    status.running = require_count(*st, "RunningTasks", w);
+    status.desired = require_count(*st, "DesiredTasks", w);
+    // CompletedTasks is absent on engines older than API 1.41.
+    if (find(*st, "CompletedTasks")) status.completed = require_count(*st, "CompletedTasks", w);
+    s.status = status;
+  }
+  return s;
+}
+
+Container parse_container(const json& j) {
+  if (!j.is_object()) throw BadField("container is not an object");
+  Container c;
+  c.id = require_string(j, "Id", "container");
+  const std::string where = "container " + c.id.substr(0, 12);
+  if (const json* names = find(j, "Names")) {
+    if (!names->is_array()) throw BadField(where + ": \"Names\" is not an array");
+    if (!names->empty()) {
+      if (!(*names)[0].is_string()) throw BadField(where + ": \"Names\" holds a non-string");
+      c.name = (*names)[0].get<std::string>();
+      if (!c.name.empty() && c.name.front() == '/') c.name.erase(0, 1);
+    }
+  }
+  c.image = optional_string(j, "Image", where);
+  c.state = require_string(j, "State", where);
+  c.labels = labels_of(j, "Labels", where);
+  if (const json* created = find(j, "Created")) {
+    if (!created->is_number_integer()) throw BadField(where + ": \"Created\" is not an integer");
+    c.created = TimePoint{std::chrono::seconds{created->get<std::int64_t>()}};
+  }
+  return c;
+}
+
+template <typename T, typename F>
+std::expected<std::vector<T>, std::string> parse_array(const json& j, const char* what, F each) {
+  try {
+    if (!j.is_array()) return std::unexpected(std::string(what) + " reply is not a JSON array");
+    std::vector<T> out;
+    out.reserve(j.size());
+    for (const auto& item : j) out.push_back(each(item));
+    return out;
+  } catch (const std::exception& e) {  // BadField, nlohmann's, bad_alloc: never out of here
+    return std::unexpected(std::string(e.what()));
+  }
+}
+
+// Reads exactly `n` digits at `p`; advances p.
+bool digits(std::string_view text, std::size_t& p, std::size_t n, int& out) {
+  if (p + n > text.size()) return false;
+  auto [end, ec] = std::from_chars(text.data() + p, text.data() + p + n, out);
+  if (ec != std::errc{} || end != text.data() + p + n) return false;
+  p += n;
+  return true;
+}
+
+bool expect(std::string_view text, std::size_t& p, char c) {
+  if (p >= text.size() || text[p] != c) return false;
+  ++p;
+  return true;
+}
+
+}  // namespace
+
+std::expected<std::vector<Service>, std::string> parse_services(const nlohmann::json& j) {
+  return parse_array<Service>(j, "services", parse_service);
+}
+
+std::expected<std::vector<Container>, std::string> parse_containers(const nlohmann::json& j) {
+  return parse_array<Container>(j, "containers", parse_container);
+}
+
+std::expected<EngineInfo, std::string> parse_info(const nlohmann::json& j) {
+  try {
+    if (!j.is_object()) return std::unexpected(std::string("info reply is not a JSON object"));
+    EngineInfo info;
+    info.docker_root_dir = require_string(j, "DockerRootDir", "info");
+    info.server_version = optional_string(j, "ServerVersion", "info");
+    if (const json* swarm = find(j, "Swarm")) {
+      info.swarm_local_node_state = optional_string(*swarm, "LocalNodeState", "info.Swarm");
+      if (const json* ca = find(*swarm, "ControlAvailable")) {
+        if (!ca->is_boolean()) throw BadField("info.Swarm: \"ControlAvailable\" is not a boolean");
+        info.swarm_control_available = ca->get<bool>();
+      }
+    }
+    if (info.swarm_local_node_state.empty()) info.swarm_local_node_state = "inactive";
+    return info;
+  } catch (const std::exception& e) {
+    return std::unexpected(std::string(e.what()));
+  }
+}
+
+std::optional<TimePoint> parse_time(std::string_view text) {
+  // 2026-11-26T10:00:00[.fraction](Z|+hh:mm|-hh:mm), as Go's RFC3339Nano prints it.
+  std::size_t p = 0;
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+  if (!digits(text, p, 4, y) || !expect(text, p, '-') || !digits(text, p, 2, mo) || !expect(text, p, '-') ||
+      !digits(text, p, 2, d) || !(expect(text, p, 'T') || expect(text, p, 't')) || !digits(text, p, 2, h) ||
+      !expect(text, p, ':') || !digits(text, p, 2, mi) || !expect(text, p, ':') || !digits(text, p, 2, s))
+    return std::nullopt;
+  std::int64_t nanos = 0;
+  if (p < text.size() && text[p] == '.') {
+    ++p;
+    int n = 0;
+    while (p < text.size() && text[p] >= '0' && text[p] <= '9') {
+      if (n < 9) nanos = nanos * 10 + (text[p] - '0');
+      ++n;
+      ++p;
+    }
+    if (n == 0) return std::nullopt;
+    for (int i = n; i < 9; ++i) nanos *= 10;
+  }
+  int offset_minutes = 0;
+  if (expect(text, p, 'Z') || expect(text, p, 'z')) {
+  } else if (p < text.size() && (text[p] == '+' || text[p] == '-')) {
+    const int sign = text[p++] == '-' ? -1 : 1;
+    int oh = 0, om = 0;
+    if (!digits(text, p, 2, oh) || !expect(text, p, ':') || !digits(text, p, 2, om) || oh > 23 || om > 59)
+      return std::nullopt;
+    offset_minutes = sign * (oh * 60 + om);
+  } else {
+    return std::nullopt;
+  }
+  if (p != text.size()) return std::nullopt;
+  if (h > 23 || mi > 59 || s > 60) return std::nullopt;
+  // Go's zero time ("0001-01-01T00:00:00Z", e.g. a never-used cache record) and anything
+  // else outside system_clock's nanosecond range (1678..2261) is "no time".
+  if (y < 1970 || y > 2261) return std::nullopt;
+  const std::chrono::year_month_day ymd{std::chrono::year{y}, std::chrono::month{static_cast<unsigned>(mo)},
+                                        std::chrono::day{static_cast<unsigned>(d)}};
+  if (!ymd.ok()) return std::nullopt;
+  const auto since_epoch = std::chrono::sys_days{ymd}.time_since_epoch() + std::chrono::hours{h} +
+                           std::chrono::minutes{mi - offset_minutes} + std::chrono::seconds{s} +
+                           std::chrono::nanoseconds{nanos};
+  return TimePoint{std::chrono::duration_cast<Clock::duration>(since_epoch)};
+}
+
+}  // namespace cdp::docker
