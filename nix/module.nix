@@ -1,0 +1,122 @@
+# NixOS module `services.ci-docker-prune`: the daemon as a hardened systemd service,
+# `settings` rendered to /etc/ci-docker-prune/config.json, the D-Bus policy from the
+# package. Owns only its own options; must not run alongside Docker's own prune timer
+# (virtualisation.docker.autoPrune empties the very cache this daemon keeps).
+# The unit mirrors systemd/ci-docker-prune.service line for line (test/nix/ checks it).
+{ config, lib, pkgs, ... }:
+
+let
+  cfg = config.services.ci-docker-prune;
+  # Every key is optional; `{ }` means all defaults (docs/configuration.md).
+  configText = builtins.toJSON cfg.settings;
+in
+{
+  options.services.ci-docker-prune = {
+    enable = lib.mkEnableOption "ci-docker-prune, the daemon that keeps the Docker image cache and prunes surgically";
+
+    package = lib.mkOption {
+      type = lib.types.package;
+      default = pkgs.callPackage ./package.nix { };
+      defaultText = lib.literalExpression "pkgs.callPackage ./package.nix { }";
+      description = "The ci-docker-prune package (binary and D-Bus policy).";
+    };
+
+    settings = lib.mkOption {
+      type = lib.types.attrsOf lib.types.anything;
+      default = { };
+      example = lib.literalExpression ''
+        {
+          disk.threshold_percent = 85;
+          prune.until = "48h";
+          gates.settle = "30s";
+        }
+      '';
+      description = ''
+        The JSON configuration (docs/configuration.md), written to
+        /etc/ci-docker-prune/config.json. Unknown keys are rejected by the daemon, so a
+        typo fails the service start instead of silently changing the policy. A change
+        reloads the daemon (SIGHUP); a rejected config keeps the old one running.
+      '';
+    };
+  };
+
+  config = lib.mkIf cfg.enable {
+    assertions = [
+      {
+        assertion = !config.virtualisation.docker.autoPrune.enable;
+        message = ''
+          services.ci-docker-prune replaces virtualisation.docker.autoPrune: the periodic
+          `docker system prune` empties the image cache this daemon keeps. Set
+          virtualisation.docker.autoPrune.enable = false.
+        '';
+      }
+    ];
+
+    environment.etc."ci-docker-prune/config.json".text = configText;
+    environment.systemPackages = [ cfg.package ];  # `ci-docker-prune status|plan|prune`
+    services.dbus.packages = [ cfg.package ];      # share/dbus-1/system.d policy
+
+    systemd.services.ci-docker-prune = {
+      description = "Surgical Docker prune daemon that keeps the image cache";
+      documentation = [ "file:///usr/share/doc/ci-docker-prune/runbook.md" ];
+      after = [ "docker.service" "docker.socket" ];
+      wantedBy = [ "multi-user.target" ];
+      reloadTriggers = [ configText ];
+      unitConfig = {
+        StartLimitIntervalSec = "10min";
+        StartLimitBurst = 5;
+      };
+      # Why each line: comments in systemd/ci-docker-prune.service.
+      serviceConfig = {
+        Type = "notify";
+        NotifyAccess = "main";
+        ExecStart = "${cfg.package}/bin/ci-docker-prune daemon";
+        # NixOS has /bin/sh (environment.binsh) but no /bin/kill: the shell builtin.
+        ExecReload = "/bin/sh -c 'kill -HUP $MAINPID'";
+        WatchdogSec = "60s";
+        Restart = "on-failure";
+        RestartSec = "5s";
+        TimeoutStopSec = "5min";
+
+        User = "root";
+        CapabilityBoundingSet = "";
+        AmbientCapabilities = "";
+        NoNewPrivileges = true;
+        PrivateUsers = true;
+
+        ProtectSystem = "strict";
+        ProtectHome = true;
+        PrivateTmp = true;
+        PrivateDevices = true;
+        DevicePolicy = "closed";
+        ProtectProc = "invisible";
+        ProcSubset = "pid";
+        ProtectKernelTunables = true;
+        ProtectKernelModules = true;
+        ProtectKernelLogs = true;
+        ProtectControlGroups = true;
+        ProtectClock = true;
+        ProtectHostname = true;
+        UMask = "0077";
+        RemoveIPC = true;
+        KeyringMode = "private";
+
+        PrivateNetwork = true;
+        RestrictAddressFamilies = "AF_UNIX";
+        IPAddressDeny = "any";
+
+        RestrictNamespaces = true;
+        LockPersonality = true;
+        MemoryDenyWriteExecute = true;
+        RestrictRealtime = true;
+        RestrictSUIDSGID = true;
+        SystemCallArchitectures = "native";
+        SystemCallFilter = [ "@system-service" "~@privileged @resources" ];
+        SystemCallErrorNumber = "EPERM";
+
+        MemoryMax = "64M";
+        TasksMax = 16;
+      };
+    };
+  };
+}

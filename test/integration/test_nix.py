@@ -1,0 +1,220 @@
+"""The NixOS module (nix/module.nix) and package (nix/package.nix), checked offline.
+
+Owns: parsing every Nix file, and evaluating the module with the stub module system of
+test/nix/ (no nixpkgs offline, FACTS): the JSON config it renders, the unit it generates
+(which must mirror the shipped unit and pass systemd-analyze like it), the assertion
+against virtualisation.docker.autoPrune. Must not build anything or touch /nix/store:
+nix always runs with --store dummy:// and a private NIX_CONF_DIR.
+"""
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HARNESS = REPO / "test" / "nix" / "system.nix"
+SHIPPED_UNIT = REPO / "systemd" / "ci-docker-prune.service"
+NIX_FILES = sorted([*(REPO / "nix").glob("*.nix"), *(REPO / "test" / "nix").glob("*.nix")])
+
+pytestmark = pytest.mark.skipif(shutil.which("nix-instantiate") is None,
+                                reason="nix-instantiate not installed (nix-bin)")
+
+
+@pytest.fixture(scope="module")
+def nix_env(tmp_path_factory):
+    conf = tmp_path_factory.mktemp("nixconf")
+    # Without an empty build-users-group nix wants the nixbld group and a real store.
+    (conf / "nix.conf").write_text("build-users-group =\n")
+    return {**os.environ, "NIX_CONF_DIR": str(conf), "HOME": str(conf), "NIX_STATE_DIR": str(conf / "state"),
+            "NIX_LOG_DIR": str(conf / "log")}
+
+
+def nix(env, *args):
+    return subprocess.run(["nix-instantiate", "--store", "dummy://", *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def evaluate(env, tmp_path, *user_modules):
+    """Evaluates the module with the given user modules (Nix source texts); returns the
+    JSON result (None when evaluation failed) and the finished process."""
+    paths = []
+    for i, text in enumerate(user_modules):
+        p = tmp_path / f"user{i}.nix"
+        p.write_text(text)
+        paths.append(str(p))
+    r = nix(env, "--eval", "--strict", "--json", str(HARNESS), "--arg", "userModules", "[ " + " ".join(paths) + " ]")
+    return (json.loads(r.stdout) if r.returncode == 0 else None), r
+
+
+def parse_unit(text):
+    """(section, key) -> [values], like systemd reads it (comments/blank lines dropped)."""
+    out, section = {}, None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            section = line.strip("[]")
+            continue
+        k, _, v = line.partition("=")
+        out.setdefault((section, k.strip()), []).append(v.strip())
+    return out
+
+
+def render_unit(service):
+    """The unit file NixOS writes for systemd.services.<name> (nixos/lib/systemd-lib.nix):
+    Description/Documentation/After from the options, then unitConfig; serviceConfig with
+    booleans as true/false and lists as repeated lines. [Install] stands in for wantedBy,
+    which NixOS implements with symlinks."""
+    def value(v):
+        return ("true" if v else "false") if isinstance(v, bool) else str(v)
+
+    def lines(attrs):
+        for k, v in attrs.items():
+            for item in (v if isinstance(v, list) else [v]):
+                yield f"{k}={value(item)}"
+
+    unit = ["[Unit]", f"Description={service['description']}"]
+    if service.get("documentation"):
+        unit.append("Documentation=" + " ".join(service["documentation"]))
+    if service.get("after"):
+        unit.append("After=" + " ".join(service["after"]))
+    unit += lines(service.get("unitConfig", {}))
+    unit += ["", "[Service]", *lines(service["serviceConfig"])]
+    unit += ["", "[Install]", "WantedBy=" + " ".join(service.get("wantedBy", []))]
+    return "\n".join(unit) + "\n"
+
+
+def normalized(settings):
+    """Booleans spelled either way compare equal (systemd reads yes/true alike)."""
+    canon = {"yes": "true", "true": "true", "no": "false", "false": "false"}
+    return {k: [canon.get(v, v) for v in vs] for k, vs in settings.items()}
+
+
+ENABLED = '{ ... }: { services.ci-docker-prune.enable = true; }'
+
+
+def test_every_nix_file_parses(nix_env):
+    assert any(p.name == "module.nix" for p in NIX_FILES) and any(p.name == "package.nix" for p in NIX_FILES)
+    for path in NIX_FILES:
+        r = nix(nix_env, "--parse", str(path))
+        assert r.returncode == 0, f"{path}: {r.stderr}"
+
+
+def test_disabled_module_defines_nothing(nix_env, tmp_path):
+    res, r = evaluate(nix_env, tmp_path, "{ ... }: { }")
+    assert res is not None, r.stderr
+    assert res["services"] == {} and res["etc"] == {} and res["dbusPackages"] == []
+
+
+def test_settings_render_to_the_json_config(nix_env, tmp_path, cdp_bin):
+    res, r = evaluate(nix_env, tmp_path, ENABLED,
+                      '{ ... }: { services.ci-docker-prune.settings = { disk.threshold_percent = 85; '
+                      'disk.path = null; prune.until = "48h"; }; }',
+                      # A second module adds to the same section: settings merge deeply.
+                      '{ ... }: { services.ci-docker-prune.settings.disk.inode_threshold_percent = 90; '
+                      'services.ci-docker-prune.settings.gates.run_stacks = "^ci-[0-9a-f]{6}$"; }')
+    assert res is not None, r.stderr
+    text = res["etc"]["ci-docker-prune/config.json"]["text"]
+    assert json.loads(text) == {
+        "disk": {"threshold_percent": 85, "path": None, "inode_threshold_percent": 90},
+        "prune": {"until": "48h"},
+        "gates": {"run_stacks": "^ci-[0-9a-f]{6}$"},
+    }
+    # A change reloads (SIGHUP) rather than restarts the daemon.
+    assert res["services"]["ci-docker-prune"]["reloadTriggers"] == [text]
+    # The real binary accepts what the module writes.
+    cfg = tmp_path / "config.json"
+    cfg.write_text(text)
+    chk = subprocess.run([cdp_bin, "check-config", "-c", str(cfg)], capture_output=True, text=True, timeout=30)
+    assert chk.returncode == 0, chk.stderr
+    assert json.loads(chk.stdout)["disk"]["inode_threshold_percent"] == 90
+
+
+def test_default_settings_mean_all_defaults(nix_env, tmp_path):
+    res, r = evaluate(nix_env, tmp_path, ENABLED)
+    assert res is not None, r.stderr
+    assert json.loads(res["etc"]["ci-docker-prune/config.json"]["text"]) == {}
+
+
+def test_generated_unit_mirrors_the_shipped_unit(nix_env, tmp_path):
+    res, r = evaluate(nix_env, tmp_path, ENABLED)
+    assert res is not None, r.stderr
+    service = res["services"]["ci-docker-prune"]
+    generated = normalized(parse_unit(render_unit(service)))
+    shipped = normalized(parse_unit(SHIPPED_UNIT.read_text()))
+    store = res["package"]["storePath"]
+    assert generated.pop(("Service", "ExecStart")) == [f"{store}/bin/ci-docker-prune daemon"]
+    assert shipped.pop(("Service", "ExecStart")) == ["/usr/bin/ci-docker-prune daemon"]
+    assert generated == shipped
+    assert res["dbusPackages"] == [res["package"]["name"]]  # the bus policy
+    assert res["package"]["name"] in res["systemPackages"]  # the CLI for operators
+
+
+def test_generated_unit_passes_systemd_analyze(nix_env, tmp_path):
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze not installed")
+    res, r = evaluate(nix_env, tmp_path, ENABLED)
+    assert res is not None, r.stderr
+    root = tmp_path / "root"
+    (root / "usr/bin").mkdir(parents=True)
+    (root / "usr/lib/systemd").mkdir(parents=True)
+    (root / "bin").symlink_to("usr/bin")
+    (root / "lib").symlink_to("usr/lib")
+    shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
+    shutil.copy2("/bin/sh", root / "usr/bin/sh")
+    binary = root / res["package"]["storePath"].lstrip("/") / "bin/ci-docker-prune"
+    binary.parent.mkdir(parents=True)
+    binary.write_text("#!/bin/sh\n")  # verify checks that it exists and is executable
+    binary.chmod(binary.stat().st_mode | stat.S_IXUSR)
+    unit = root / "etc/systemd/system/ci-docker-prune.service"
+    unit.parent.mkdir(parents=True)
+    unit.write_text(render_unit(res["services"]["ci-docker-prune"]))
+    v = subprocess.run([analyze, "verify", f"--root={root}", "/etc/systemd/system/ci-docker-prune.service"],
+                       capture_output=True, text=True, timeout=60)
+    assert v.returncode == 0 and v.stdout == "" and v.stderr == "", v.stdout + v.stderr
+    s = subprocess.run([analyze, "security", "--offline=true", "--threshold=25", str(unit)],
+                       capture_output=True, text=True, timeout=60)
+    m = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", s.stdout)
+    assert m and float(m.group(1)) <= 2.5 and s.returncode == 0, s.stdout + s.stderr
+
+
+def test_refuses_docker_autoprune(nix_env, tmp_path):
+    res, r = evaluate(nix_env, tmp_path, ENABLED,
+                      "{ ... }: { virtualisation.docker.autoPrune.enable = true; }")
+    assert res is None and r.returncode != 0
+    assert "Failed assertions" in r.stderr and "virtualisation.docker.autoPrune" in r.stderr, r.stderr
+    # autoPrune alone, without this module enabled, is none of the module's business.
+    res, r = evaluate(nix_env, tmp_path, "{ ... }: { virtualisation.docker.autoPrune.enable = true; }")
+    assert res is not None, r.stderr
+
+
+def test_harness_rejects_unknown_options(nix_env, tmp_path):
+    """The stub is strict like NixOS: a misspelt option fails evaluation (so the checks
+    above would catch a typo in module.nix)."""
+    res, r = evaluate(nix_env, tmp_path, "{ ... }: { services.ci-docker-prune.enabel = true; }")
+    assert res is None and "services.ci-docker-prune.enabel' does not exist" in r.stderr, r.stderr
+    res, r = evaluate(nix_env, tmp_path, '{ ... }: { services.ci-docker-prune.enable = "yes"; }')
+    assert res is None and "is not of type `bool'" in r.stderr, r.stderr
+
+
+def test_package_is_the_cmake_build(nix_env, tmp_path):
+    res, r = evaluate(nix_env, tmp_path, ENABLED)
+    assert res is not None, r.stderr
+    p = res["package"]
+    assert p["pname"] == "ci-docker-prune" and p["mainProgram"] == "ci-docker-prune"
+    assert p["nativeBuildInputs"] == ["cmake", "pkg-config"]
+    assert set(p["buildInputs"]) == {"boost", "nlohmann_json", "spdlog", "systemd"}
+    assert p["checkInputs"] == ["catch2"] and p["doCheck"] is True
+    assert p["srcIsCheckout"] is True
+    # The version is the CMake project's.
+    cmake_version = re.search(r"project\(ci-docker-prune VERSION (\S+)", (REPO / "CMakeLists.txt").read_text())
+    assert cmake_version and p["version"] == cmake_version.group(1)
+    # The installed unit is pointed at the store binary.
+    assert "/usr/bin/ci-docker-prune $out/bin/ci-docker-prune" in p["postInstall"]
