@@ -122,14 +122,15 @@ class Daemon:
         return self.log_path.read_text(errors="replace")
 
     def wait_on_bus(self, timeout=60):
-        """Waits until the daemon owns the name and reports Docker connected."""
+        """Waits until the daemon owns the name, reports Docker connected and knows its
+        disk (DockerRootDir comes from Docker, a moment after connecting)."""
         from conftest import wait_until
 
         def ready():
             assert self.proc.poll() is None, f"daemon exited {self.proc.returncode}:\n{self.output()}"
-            r = self.bus.busctl("get-property", NAME, PATH, IFACE, "DockerConnected")
-            return r.returncode == 0 and '"data":true' in r.stdout
-        wait_until(ready, timeout=timeout, what="the daemon on the bus with Docker connected")
+            r = self.bus.busctl("get-property", NAME, PATH, IFACE, "DockerConnected", "DiskPath")
+            return r.returncode == 0 and '"data":true' in r.stdout and '"data":"/' in r.stdout
+        wait_until(ready, timeout=timeout, what="the daemon on the bus with Docker connected and its disk known")
         return self
 
     def stop(self):
