@@ -295,7 +295,7 @@ def test_reload_rereads_config_and_keeps_running(container):
     c.write("/etc/ci-docker-prune/config.json", config_json(99))
 
 
-def test_status_command_reads_the_daemon_over_the_bus(container):
+def test_bus_status_and_methods_under_the_sandbox(container):
     if not BUS_POLICY.exists():
         pytest.skip(f"no bus policy shipped yet ({BUS_POLICY.relative_to(REPO)})")
     # The sandboxed daemon owns its name on the container's system bus under the shipped
@@ -306,6 +306,14 @@ def test_status_command_reads_the_daemon_over_the_bus(container):
     assert st["state"] == "idle" and st["docker_connected"] is True, st
     assert st["disk"]["path"] == "/var/lib" and st["disk"]["threshold_percent"] == 99, st
     assert {g["name"] for g in st["gates"]} == {"disk", "runs", "converge", "cooldown"}, st
+    # Root may call the methods although the daemon itself runs without capabilities in a
+    # private user namespace. PruneNow never waives the disk gate unless asked: skipped.
+    bus = ["busctl", "call", "net.commoninternet.CiDockerPrune1", "/net/commoninternet/CiDockerPrune1",
+           "net.commoninternet.CiDockerPrune1.Manager"]
+    r = container.run(*bus, "PruneNow", "b", "false")
+    assert r.stdout.startswith('st "skipped: disk gate closed'), r.stdout
+    container.run(*bus, "Reload")
+    assert container.show("ActiveState")["ActiveState"] == "active"
 
 
 def test_stalled_daemon_is_killed_by_watchdog_and_restarted(container):
