@@ -76,6 +76,7 @@ in
         WatchdogSec = "60s";
         Restart = "on-failure";
         RestartSec = "5s";
+        RestartPreventExitStatus = 2;
         TimeoutStopSec = "5min";
 
         User = "root";

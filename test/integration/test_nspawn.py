@@ -335,6 +335,22 @@ def test_stalled_daemon_is_killed_by_watchdog_and_restarted(container):
     wait_for(lambda: status_text(c).split(":")[0] in STATES, 30, "the restarted daemon's STATUS")
 
 
+def test_bad_config_at_start_fails_at_once_without_restarts(container):
+    c = container
+    c.write("/etc/ci-docker-prune/config.json", '{"disk": {"threshold_percent": 250}}\n')
+    r = c.run("systemctl", "restart", SERVICE, timeout=120, check=False)
+    assert r.returncode != 0, "a start with a bad config must fail"
+    # RestartPreventExitStatus=2: straight to failed, not auto-restart.
+    p = wait_for(lambda: (p := c.show("ActiveState", "SubState", "ExecMainStatus", "Result"))["SubState"]
+                 in ("failed", "auto-restart") and p, 60, "the start to fail")
+    assert (p["SubState"], p["ExecMainStatus"], p["Result"]) == ("failed", "2", "exit-code"), p
+    text = c.run("journalctl", "--no-pager", "-u", SERVICE, "-n", "20").stdout
+    assert "/etc/ci-docker-prune/config.json: disk.threshold_percent" in text, text
+    c.write("/etc/ci-docker-prune/config.json", config_json(99))
+    c.run("systemctl", "start", SERVICE, timeout=120)
+    assert c.show("ActiveState")["ActiveState"] == "active"
+
+
 def test_stop_is_clean(container):
     c = container
     c.run("systemctl", "stop", SERVICE, timeout=120)
