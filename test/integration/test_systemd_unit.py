@@ -99,6 +99,7 @@ def test_contract_lines():
     assert s[("Service", "NotifyAccess")] == ["main"]
     assert s[("Service", "ExecStart")] == ["/usr/bin/ci-docker-prune daemon"]
     assert s[("Service", "Restart")] == ["on-failure"]  # includes watchdog timeouts
+    assert s[("Service", "RestartPreventExitStatus")] == ["2"]  # a bad config: no restart loop
     assert ("Service", "WatchdogSec") in s
     assert s[("Install", "WantedBy")] == ["multi-user.target"]
     # The unit runs the daemon with only unix sockets and no capabilities.
