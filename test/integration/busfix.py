@@ -32,12 +32,24 @@ class PrivateBus:
     def __init__(self):
         # Short path: unix socket paths are limited to 108 bytes.
         self.dir = tempfile.mkdtemp(prefix="cdp-dbus-", dir="/tmp")
+        self._start()
+
+    def _start(self):
         self.proc = subprocess.Popen(["bash", str(SCRIPT), self.dir], stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, text=True)
-        self.address = self.proc.stdout.readline().strip()
+        # Without the guid, like the real system bus address: a client must accept the
+        # restarted daemon (a new guid) at the same path.
+        self.address = self.proc.stdout.readline().strip().split(",guid=")[0]
         if not self.address.startswith("unix:"):
             self.stop()
             raise RuntimeError("private dbus-daemon did not print its address")
+
+    def restart(self):
+        """A dbus-daemon restart: every client loses its connection; same socket path."""
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        Path(self.dir, "system_bus_socket").unlink(missing_ok=True)
+        self._start()
 
     def env(self, **extra):
         env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address, **extra)

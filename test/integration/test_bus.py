@@ -202,3 +202,15 @@ def test_status_exits_3_without_bus(cdp_bin, tmp_path):
     assert r.returncode == 3
     assert r.stdout == ""
     assert len(r.stderr.splitlines()) == 1 and "system bus" in r.stderr, r.stderr
+
+
+def test_daemon_returns_to_a_restarted_bus(daemon, bus):
+    """dbus-daemon restarts (an upgrade): the daemon keeps running and owns the name again."""
+    state = bus.get("State")["data"]
+    bus.restart()
+    # The daemon (started with the old address) must find the new bus at the same path.
+    wait_until(lambda: daemon.proc.poll() is None and bus.busctl(
+        "get-property", NAME, PATH, IFACE, "State").returncode == 0,
+        timeout=60, what="the daemon to own its name on the restarted bus")
+    assert bus.get("State")["data"] == state
+    assert bus.get("DockerConnected")["data"] is True
