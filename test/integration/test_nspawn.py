@@ -247,6 +247,10 @@ def test_start_waits_for_ready_and_shows_status(container):
     line = wait_for(lambda: (s := status_text(c)).startswith("idle:") and s, 60,
                     "STATUS to reach idle (Docker reachable through the sandbox)")
     assert "100%" in line, line
+    # The real systemd loaded the shipped unit without a complaint (unknown keys, bad
+    # values and unsupported sandboxing are logged by PID 1 at warning or above).
+    complaints = c.run("journalctl", "--no-pager", "-o", "cat", "-u", SERVICE, "_PID=1", "-p", "warning").stdout
+    assert complaints.strip() in ("", "-- No entries --"), complaints
     out = c.run("systemctl", "status", "--no-pager", "--lines=0", SERVICE, check=False).stdout
     assert f'Status: "{line}"' in out or 'Status: "idle:' in out, out
 
