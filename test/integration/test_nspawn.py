@@ -4,8 +4,9 @@ bound into the container at /run/docker.sock, the default docker.host).
 
 Owns: the container's lifetime (rootfs from scripts/nspawn-rootfs.sh, a throwaway cgroup,
 boot, teardown). Must not touch the host's systemd, or leave processes, cgroups or trees.
-Tests run in file order on one booted container (a boot is ~1 s, the rootfs build ~50 s
-once, then cached), each waiting on conditions, never on fixed sleeps.
+Tests share one booted container (a boot is ~1 s, the rootfs build ~50 s once, then
+cached); each starts the service if needed, so any subset runs alone. They wait on
+conditions, never on fixed sleeps.
 """
 import json
 import os
@@ -234,6 +235,17 @@ def status_text(c):
     return c.show("StatusText")["StatusText"]
 
 
+def running(c):
+    """The service, started if an earlier test (or -k) left it stopped; a no-op otherwise."""
+    c.run("systemctl", "start", SERVICE, timeout=120)
+    wait_for(lambda: status_text(c).startswith("idle:"), 60, "STATUS to reach idle")
+    return c
+
+
+def configured_threshold(c):
+    return json.loads((c.root / "etc/ci-docker-prune/config.json").read_text())["disk"]["threshold_percent"]
+
+
 def test_start_waits_for_ready_and_shows_status(container):
     c = container
     # Type=notify: `systemctl start` returns only after READY=1 (or fails).
@@ -256,7 +268,7 @@ def test_start_waits_for_ready_and_shows_status(container):
 
 
 def test_journal_has_the_daemons_records(container):
-    c = container
+    c = running(container)
     main_pid = c.show("MainPID")["MainPID"]
     # The daemon's own records carry its identifier (systemd's exec helper logs under the
     # same pid before exec as "(er-prune)"; journald may even cache that _COMM).
@@ -272,7 +284,7 @@ def test_journal_has_the_daemons_records(container):
 
 
 def test_reload_rereads_config_and_keeps_running(container):
-    c = container
+    c = running(container)
     before = c.show("MainPID", "NRestarts")
     c.write("/etc/ci-docker-prune/config.json", config_json(99))
     r = c.run("systemctl", "reload", SERVICE, timeout=60)
@@ -301,11 +313,12 @@ def test_reload_rereads_config_and_keeps_running(container):
 def test_bus_status_and_methods_under_the_sandbox(container):
     # The sandboxed daemon owns its name on the container's system bus under the shipped
     # policy, and `status` (as root, outside the sandbox) reads it back.
+    running(container)
     r = container.run("/usr/bin/ci-docker-prune", "status", "--json", check=False)
     assert r.returncode == 0, r.stdout + r.stderr
     st = json.loads(r.stdout)
     assert st["state"] == "idle" and st["docker_connected"] is True, st
-    assert st["disk"]["path"] == "/var/lib" and st["disk"]["threshold_percent"] == 99, st
+    assert st["disk"]["path"] == "/var/lib" and st["disk"]["threshold_percent"] == configured_threshold(container), st
     assert {g["name"] for g in st["gates"]} == {"disk", "runs", "converge", "cooldown"}, st
     # Root may call the methods although the daemon itself runs without capabilities in a
     # private user namespace. PruneNow never waives the disk gate unless asked: skipped.
@@ -318,7 +331,7 @@ def test_bus_status_and_methods_under_the_sandbox(container):
 
 
 def test_stalled_daemon_is_killed_by_watchdog_and_restarted(container):
-    c = container
+    c = running(container)
     before = c.show("MainPID", "NRestarts", "WatchdogUSec")
     assert before["WatchdogUSec"] in (f"{TEST_WATCHDOG_SEC}s", str(TEST_WATCHDOG_SEC * 1_000_000)), before
     # Stall the event loop: SIGSTOP the main process; it cannot pet the watchdog any more.
@@ -353,7 +366,7 @@ def test_bad_config_at_start_fails_at_once_without_restarts(container):
 
 
 def test_stop_is_clean(container):
-    c = container
+    c = running(container)
     c.run("systemctl", "stop", SERVICE, timeout=120)
     props = c.show("ActiveState", "Result", "ExecMainStatus")
     assert props["ActiveState"] == "inactive" and props["Result"] == "success", props
