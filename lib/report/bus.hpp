@@ -1,5 +1,15 @@
 // D-Bus (sd-bus, system bus; DBUS_SYSTEM_BUS_ADDRESS honoured): the SPEC's name, object,
 // interface. Owns the vtable and PropertiesChanged; must not decide anything itself.
+// What the manager can rely on (lib/report/bus.cpp):
+// - All of it runs on the executor given to open() (one thread, no locks); handlers are
+//   called from inside the bus dispatch and may call publish()/emit_prune_finished().
+// - publish() is cheap: call it on every change; only changed properties are signalled.
+// - If the bus goes away (dbus-daemon restart) the Bus reconnects every 5 s by itself and
+//   takes the name again; properties are served from the last publish().
+// - Methods are refused (AccessDenied) for callers without CAP_SYS_ADMIN whose uid is not
+//   ours, on top of the shipped policy (systemd/net.commoninternet.CiDockerPrune1.conf).
+// - A PruneReply called after close() (or after the bus was lost) is dropped silently;
+//   close() answers calls still pending with ...Error.ShuttingDown.
 #pragma once
 #include <cstdint>
 #include <expected>
