@@ -133,7 +133,10 @@ awaitable<std::expected<Candidates, docker::Error>> list_candidates(docker::Clie
   }
   if (prune.build_cache) {
     // /system/df walks every layer and volume: slow on big hosts (FACTS), so a long deadline.
-    auto df = co_await client.request(http::verb::get, "/system/df", {}, std::chrono::seconds(60));
+    // Arguments named, not temporaries: GCC 12 mishandles temporaries inside co_await.
+    const std::string target = "/system/df", no_body;
+    const std::optional<Duration> deadline = std::chrono::seconds(60);
+    auto df = co_await client.request(http::verb::get, target, no_body, deadline);
     if (!df) co_return std::unexpected(df.error());
     if (df->status != 200) {
       docker::Error e;

@@ -104,7 +104,10 @@ awaitable<StepResult> send_step(docker::Client& client, PruneStep step, const st
   const std::string target =
       std::string(prune_path(step)) + "?filters=" + docker::encode_filters(nlohmann::json{{"until", nlohmann::json::array({until})}});
   // No timeout: a client disconnect cancels a prune partway (FACTS); once sent, we wait.
-  auto resp = co_await client.request(http::verb::post, target, {}, std::nullopt);
+  // Arguments named, not temporaries: GCC 12 mishandles temporaries inside co_await.
+  std::string no_body;
+  const std::optional<Duration> no_timeout;
+  auto resp = co_await client.request(http::verb::post, target, no_body, no_timeout);
   if (!resp) {
     r.outcome = StepResult::Outcome::failed;
     r.detail = resp.error().message;
