@@ -4,6 +4,8 @@
 // interpret events (the model does) or log above debug.
 #include "docker/events.hpp"
 
+#include <limits>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -45,7 +47,10 @@ EventStream::EventStream(asio::any_io_executor ex, std::string socket_path, std:
     : impl_(std::make_unique<Impl>(std::move(ex))) {
   impl_->socket_path = std::move(socket_path);
   impl_->api_version = std::move(api_version);
-  impl_->parser.body_limit(boost::none);  // the body is endless by design
+  // The body is endless by design. Not boost::none: Beast 1.74 compares a Content-Length
+  // against the optional (`len_ > body_limit_`, true when none) and fails every
+  // non-chunked reply -- e.g. a 400 with its JSON message -- with "body limit exceeded".
+  impl_->parser.body_limit(std::numeric_limits<std::uint64_t>::max());
 }
 
 EventStream::~EventStream() { close(); }
