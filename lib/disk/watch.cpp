@@ -4,7 +4,6 @@
 #include "disk/watch.hpp"
 
 #include <sys/inotify.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -43,12 +42,8 @@ struct DiskWatch::State : std::enable_shared_from_this<DiskWatch::State> {
       if (on_activity) on_activity();
       pause.expires_after(kPause);
       co_await pause.async_wait(asio::redirect_error(use_awaitable, ec));
-      if (closed) break;
-      // Drain what queued during the pause; it is covered by the read just requested.
-      while (true) {
-        const ssize_t n = ::read(fd.native_handle(), buf.data(), buf.size());
-        if (n <= 0) break;
-      }
+      // What queued during the pause is read by the next round, which reports it: a
+      // change right after a report must not be lost (it may cross the threshold).
     }
     reading = false;
   }
