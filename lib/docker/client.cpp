@@ -18,6 +18,8 @@ namespace {
 // A reply bigger than this is refused rather than buffered (GET /images/json on a host
 // with thousands of images is a few MB; this leaves two orders of magnitude).
 constexpr std::uint64_t kMaxReplyBytes = 512ull * 1024 * 1024;
+// The lists: 200 services answer in about 5 ms (FACTS); 10 s means a hung engine.
+constexpr Duration kListTimeout = std::chrono::seconds(10);
 
 // "1.41" -> {1, 41}; nullopt for anything else.
 std::optional<std::pair<int, int>> parse_api_version(std::string_view v) {
@@ -81,9 +83,15 @@ awaitable<std::expected<Response, Error>> Client::raw_request(http::verb verb, s
   else
     stream.expires_never();  // prunes: a disconnect would cancel them partway (FACTS)
 
+  // Every co_await below takes named values only: GCC 12 mishandles temporaries in
+  // co_await expressions (double destruction seen as "munmap_chunk(): invalid pointer").
   boost::system::error_code ec;
-  co_await stream.async_connect(local_stream::endpoint(socket_path_), asio::redirect_error(use_awaitable, ec));
-  if (ec) co_return std::unexpected(transport_error(ec, fmt::format("connect to {}", socket_path_), true));
+  const local_stream::endpoint endpoint(socket_path_);
+  co_await stream.async_connect(endpoint, asio::redirect_error(use_awaitable, ec));
+  if (ec) {
+    Error e = transport_error(ec, "connect to " + socket_path_, true);
+    co_return std::unexpected(std::move(e));
+  }
 
   http::request<http::string_body> req{verb, target, 11};
   req.set(http::field::host, "docker");
@@ -93,13 +101,19 @@ awaitable<std::expected<Response, Error>> Client::raw_request(http::verb verb, s
   req.body() = std::move(body);
   req.prepare_payload();
   co_await http::async_write(stream, req, asio::redirect_error(use_awaitable, ec));
-  if (ec) co_return std::unexpected(transport_error(ec, "send " + what, false));
+  if (ec) {
+    Error e = transport_error(ec, "send " + what, false);
+    co_return std::unexpected(std::move(e));
+  }
 
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(kMaxReplyBytes);
   co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
-  if (ec) co_return std::unexpected(transport_error(ec, "read the reply to " + what, false));
+  if (ec) {
+    Error e = transport_error(ec, "read the reply to " + what, false);
+    co_return std::unexpected(std::move(e));
+  }
 
   beast::error_code ignored;
   stream.socket().shutdown(local_stream::socket::shutdown_both, ignored);
@@ -110,7 +124,9 @@ awaitable<std::expected<Response, Error>> Client::raw_request(http::verb verb, s
 
 awaitable<std::expected<std::string, Error>> Client::negotiate(Duration timeout) {
   // /version is unversioned: it works whatever versions the engine accepts.
-  auto r = co_await raw_request(http::verb::get, "/version", {}, timeout);
+  std::string target = "/version", body;
+  const std::optional<Duration> deadline = timeout;
+  auto r = co_await raw_request(http::verb::get, std::move(target), std::move(body), deadline);
   if (!r) co_return std::unexpected(r.error());
   if (r->status != 200) co_return std::unexpected(http_error("get the engine version", *r));
   auto j = nlohmann::json::parse(r->body, nullptr, false);
@@ -129,18 +145,27 @@ awaitable<std::expected<std::string, Error>> Client::negotiate(Duration timeout)
 
 awaitable<std::expected<Response, Error>> Client::request(http::verb verb, std::string target, std::string body,
                                                           std::optional<Duration> timeout) {
-  co_return co_await raw_request(verb, "/v" + api_version_ + target, std::move(body), timeout);
+  std::string full = "/v" + api_version_ + target;
+  auto r = co_await raw_request(verb, std::move(full), std::move(body), timeout);
+  co_return r;
+}
+
+awaitable<std::expected<Response, Error>> Client::get(std::string target) {
+  std::string body;
+  const std::optional<Duration> timeout = kListTimeout;
+  auto r = co_await request(http::verb::get, std::move(target), std::move(body), timeout);
+  co_return r;
 }
 
 awaitable<std::expected<EngineInfo, Error>> Client::info() {
-  auto r = co_await request(http::verb::get, "/info");
+  auto r = co_await get("/info");
   if (!r) co_return std::unexpected(r.error());
   if (r->status != 200) co_return std::unexpected(http_error("get the engine info", *r));
   co_return parse_reply<EngineInfo>("get the engine info", *r, &parse_info);
 }
 
 awaitable<std::expected<std::optional<std::vector<Service>>, Error>> Client::services() {
-  auto r = co_await request(http::verb::get, "/services?status=true");
+  auto r = co_await get("/services?status=true");
   if (!r) co_return std::unexpected(r.error());
   // 503: swarm inactive or not a manager (FACTS) -- no services to know about.
   if (r->status == 503) co_return std::optional<std::vector<Service>>{};
@@ -155,14 +180,14 @@ awaitable<std::expected<std::vector<Container>, Error>> Client::containers(const
   // test/integration/test_docker_engine.py::test_container_states). Empty = running only.
   std::string target = "/containers/json";
   if (!states.empty()) target += "?filters=" + encode_filters(nlohmann::json{{"status", states}});
-  auto r = co_await request(http::verb::get, target);
+  auto r = co_await get(std::move(target));
   if (!r) co_return std::unexpected(r.error());
   if (r->status != 200) co_return std::unexpected(http_error("list containers", *r));
   co_return parse_reply<std::vector<Container>>("list containers", *r, &parse_containers);
 }
 
 awaitable<std::expected<nlohmann::json, Error>> Client::images() {
-  auto r = co_await request(http::verb::get, "/images/json");
+  auto r = co_await get("/images/json");
   if (!r) co_return std::unexpected(r.error());
   if (r->status != 200) co_return std::unexpected(http_error("list images", *r));
   auto j = nlohmann::json::parse(r->body, nullptr, false);

@@ -56,6 +56,8 @@ class Client {
   asio::any_io_executor executor() const { return ex_; }
 
  private:
+  // GET `target` (version-prefixed) with the list timeout.
+  awaitable<std::expected<Response, Error>> get(std::string target);
   // One exchange on a fresh connection, `target` used as is (no version prefix).
   awaitable<std::expected<Response, Error>> raw_request(http::verb verb, std::string target, std::string body,
                                                          std::optional<Duration> timeout);

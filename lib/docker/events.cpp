@@ -60,7 +60,9 @@ awaitable<std::expected<void, Error>> EventStream::open(const nlohmann::json& fi
   const std::string what = "open the Docker event stream at " + s.socket_path;
   s.stream.expires_after(connect_timeout);
   boost::system::error_code ec;
-  co_await s.stream.async_connect(local_stream::endpoint(s.socket_path), asio::redirect_error(use_awaitable, ec));
+  // Named values only in co_await expressions (GCC 12 temporaries bug, see client.cpp).
+  const local_stream::endpoint endpoint(s.socket_path);
+  co_await s.stream.async_connect(endpoint, asio::redirect_error(use_awaitable, ec));
   if (ec) co_return std::unexpected(transport_error(ec, what, true));
 
   std::string target = "/v" + s.api_version + "/events";
@@ -76,8 +78,10 @@ awaitable<std::expected<void, Error>> EventStream::open(const nlohmann::json& fi
   const unsigned status = s.parser.get().result_int();
   if (status != 200) {
     // Read the (small) error body for its message, still under the connect deadline.
-    while (!s.ended && s.pending.size() < 64 * 1024)
-      if (!co_await s.read_some(what)) break;
+    while (!s.ended && s.pending.size() < 64 * 1024) {
+      auto more = co_await s.read_some(what);
+      if (!more) break;
+    }
     Error e;
     e.kind = Error::Kind::http;
     e.status = status;
@@ -111,7 +115,8 @@ awaitable<std::expected<std::string, Error>> EventStream::next_line() {
       s.pending.clear();
       co_return std::unexpected(std::move(e));
     }
-    auto r = co_await s.read_some("read the Docker event stream");
+    const std::string what = "read the Docker event stream";
+    auto r = co_await s.read_some(what);
     if (!r && s.pending.find('\n') == std::string::npos) {
       s.pending.clear();
       Error e = r.error();
