@@ -150,10 +150,15 @@ def test_prune_now_never_waives_a_live_run(daemon, bus, clean_engine):
     assert bus.get("LastPruneFinished")["data"] == 0
 
 
-def test_another_user_reads_but_cannot_call(daemon, bus, clean_engine):
+def test_another_user_reads_but_cannot_call(cdp_bin, daemon, bus, clean_engine):
     stopped = clean_engine.run_container(state="exited")
     for prop in PROPERTIES:
         assert bus.get(prop, as_nobody=True) == bus.get(prop)
+    if os.access(cdp_bin, os.X_OK, effective_ids=False) and os.stat(cdp_bin).st_mode & 0o001:
+        r = subprocess.run([*NOBODY, cdp_bin, "status", "--json"], capture_output=True, text=True,
+                           env=bus.env(), timeout=30)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["state"] == bus.get("State")["data"]
     for method, args in (("PruneNow", ["b", "true"]), ("Reload", [])):
         r = bus.busctl("call", NAME, PATH, IFACE, method, *args, as_nobody=True)
         assert r.returncode != 0
