@@ -1,6 +1,10 @@
 // `ci-docker-prune status [--json]`: reads every property of the running daemon over the
 // system bus (one GetAll call, short timeout) and prints them. Owns only that read and its
 // rendering; must not talk to Docker or decide anything (the daemon's verdicts are shown).
+// --json prints one object: {"state", "docker_connected", "disk": {"path", "used_percent",
+// "inodes_used_percent", "threshold_percent"}, "gates": [{"name","open","reason"}],
+// "live_run_stacks", "unconverged_services", "last_prune": {"finished" (UTC or null),
+// "finished_us", "reclaimed_bytes"}, "next_prune_not_before" (UTC or null), "next_prune_not_before_us"}.
 #include <systemd/sd-bus.h>
 
 #include <cerrno>

@@ -150,6 +150,16 @@ def test_prune_now_never_waives_a_live_run(daemon, bus, clean_engine):
     assert bus.get("LastPruneFinished")["data"] == 0
 
 
+def test_prune_now_keeps_the_disk_gate_unless_asked(daemon, bus, clean_engine):
+    stopped = clean_engine.run_container(state="exited")
+    r = call_prune_now(bus, ignore_disk=False)
+    assert r.returncode == 0, r.stderr
+    outcome, reclaimed = json.loads(r.stdout)["data"]
+    assert outcome.startswith("skipped") and "disk" in outcome, outcome
+    assert reclaimed == 0
+    assert exists(clean_engine, stopped)
+
+
 def test_another_user_reads_but_cannot_call(cdp_bin, daemon, bus, clean_engine):
     stopped = clean_engine.run_container(state="exited")
     for prop in PROPERTIES:
