@@ -334,6 +334,30 @@ class Engine:
     wait_until = staticmethod(wait_until)
 
 
+def _pid_alive_for(directory):
+    """True when DIR/docker.pid names a live dockerd started for DIR."""
+    try:
+        pid = int((Path(directory) / "docker.pid").read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return False
+    return (str(directory) + "/").encode() in cmdline
+
+
+def _reap_stale_engines(max_age=600):
+    """Purges engines left by crashed earlier sessions (/tmp/cdp-eng-*): older than
+    `max_age` seconds and without a live dockerd. Engines of concurrent sessions are
+    alive (or younger than max_age) and are left alone."""
+    now = time.time()
+    for d in Path("/tmp").glob("cdp-eng-*"):
+        try:
+            if not d.is_dir() or now - d.stat().st_mtime < max_age or _pid_alive_for(d):
+                continue
+        except OSError:
+            continue
+        subprocess.run(["bash", str(SCRIPT), "purge", str(d)], capture_output=True, timeout=180)
+
+
 def _new_engine_dir():
     # Short: unix socket paths are limited to 108 bytes (the script refuses > 60 chars).
     return tempfile.mkdtemp(prefix="cdp-eng-", dir="/tmp")
@@ -357,6 +381,7 @@ def cdp_bin():
 @pytest.fixture(scope="session")
 def engine():
     _require_root_and_dockerd()
+    _reap_stale_engines()
     eng = Engine(_new_engine_dir())
     try:
         eng.start()
