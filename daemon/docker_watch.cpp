@@ -21,6 +21,8 @@ constexpr auto kPollSpacing = std::chrono::seconds(1);
 // A list refused as stale (a service event arrived meanwhile) is retried after this.
 constexpr auto kStaleRetry = std::chrono::milliseconds(50);
 
+using SessionResult = std::expected<void, docker::Error>;
+
 const std::vector<std::string> kLiveStates = {"created", "running", "restarting", "paused", "removing"};
 
 nlohmann::json event_filters() {
@@ -81,19 +83,31 @@ void Manager::on_first_sync_attempt() {
 awaitable<std::expected<void, docker::Error>> Manager::docker_session() {
   docker::Client client(ex_, config_.docker.socket_path());
   auto version = co_await client.negotiate();
-  if (!version) co_return std::unexpected(version.error());
+  if (!version) {
+    SessionResult failed = std::unexpected(version.error());  // named: GCC 12 temporaries
+    co_return failed;
+  }
   auto stream = std::make_shared<docker::EventStream>(ex_, client.socket_path(), *version);
-  auto opened = co_await stream->open(event_filters());
-  if (!opened) co_return std::unexpected(opened.error());
+  // Named, not a temporary: GCC 12 may destroy temporaries in co_await expressions twice.
+  const nlohmann::json filters = event_filters();
+  auto opened = co_await stream->open(filters);
+  if (!opened) {
+    SessionResult failed = std::unexpected(opened.error());  // named: GCC 12 temporaries
+    co_return failed;
+  }
   stream_ = stream;
-  if (stopping_) co_return std::expected<void, docker::Error>{};
+  if (stopping_) {
+    SessionResult ok;
+    co_return ok;
+  }
 
   const bool was_connected = model_.connected();
   if (!was_connected) model_.set_connected(true);
   auto listed = co_await relist(client);
   if (!listed) {
     stream_.reset();
-    co_return std::unexpected(listed.error());
+    SessionResult failed = std::unexpected(listed.error());  // named: GCC 12 temporaries
+    co_return failed;
   }
   client_ = client;
   model_.mark_synced();
@@ -118,7 +132,8 @@ awaitable<std::expected<void, docker::Error>> Manager::docker_session() {
     auto line = co_await stream->next_line();
     if (!line) {
       if (stream_ == stream) stream_.reset();
-      co_return std::unexpected(line.error());
+      SessionResult failed = std::unexpected(line.error());  // named: GCC 12 temporaries
+      co_return failed;
     }
     if (line->empty()) continue;
     auto event = docker::parse_event(*line);
@@ -131,23 +146,34 @@ awaitable<std::expected<void, docker::Error>> Manager::docker_session() {
     if (fx.disk_changed) request_disk_read();
     if (fx.changed) changed();
   }
-  co_return std::expected<void, docker::Error>{};
+  SessionResult ok;
+  co_return ok;
 }
 
 awaitable<std::expected<void, docker::Error>> Manager::relist(docker::Client& client) {
   auto info = co_await client.info();
-  if (!info) co_return std::unexpected(info.error());
+  if (!info) {
+    SessionResult failed = std::unexpected(info.error());  // named: GCC 12 temporaries
+    co_return failed;
+  }
   model_.set_info(*info);
   const auto generation = model_.service_generation();
   auto services = co_await client.services();
-  if (!services) co_return std::unexpected(services.error());
+  if (!services) {
+    SessionResult failed = std::unexpected(services.error());  // named: GCC 12 temporaries
+    co_return failed;
+  }
   // Events are not read during the lists, so the generation cannot have moved.
   model_.set_services(*services, Clock::now(), generation);
   last_services_poll_ = Steady::now();
   auto containers = co_await client.containers(kLiveStates);
-  if (!containers) co_return std::unexpected(containers.error());
+  if (!containers) {
+    SessionResult failed = std::unexpected(containers.error());  // named: GCC 12 temporaries
+    co_return failed;
+  }
   model_.set_containers(*containers);
-  co_return std::expected<void, docker::Error>{};
+  SessionResult ok;
+  co_return ok;
 }
 
 awaitable<void> Manager::heal_loop() {
