@@ -86,8 +86,9 @@ awaitable<std::expected<Response, Error>> Client::raw_request(http::verb verb, s
   // Every co_await below takes named values only: GCC 12 mishandles temporaries in
   // co_await expressions (double destruction seen as "munmap_chunk(): invalid pointer").
   boost::system::error_code ec;
-  const local_stream::endpoint endpoint(socket_path_);
-  co_await stream.async_connect(endpoint, asio::redirect_error(use_awaitable, ec));
+  auto endpoint = make_endpoint(socket_path_, "connect to " + socket_path_);
+  if (!endpoint) co_return std::unexpected(endpoint.error());
+  co_await stream.async_connect(*endpoint, asio::redirect_error(use_awaitable, ec));
   if (ec) {
     Error e = transport_error(ec, "connect to " + socket_path_, true);
     co_return std::unexpected(std::move(e));

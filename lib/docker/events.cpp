@@ -61,8 +61,9 @@ awaitable<std::expected<void, Error>> EventStream::open(const nlohmann::json& fi
   s.stream.expires_after(connect_timeout);
   boost::system::error_code ec;
   // Named values only in co_await expressions (GCC 12 temporaries bug, see client.cpp).
-  const local_stream::endpoint endpoint(s.socket_path);
-  co_await s.stream.async_connect(endpoint, asio::redirect_error(use_awaitable, ec));
+  auto endpoint = make_endpoint(s.socket_path, what);
+  if (!endpoint) co_return std::unexpected(endpoint.error());
+  co_await s.stream.async_connect(*endpoint, asio::redirect_error(use_awaitable, ec));
   if (ec) co_return std::unexpected(transport_error(ec, what, true));
 
   std::string target = "/v" + s.api_version + "/events";

@@ -25,4 +25,15 @@ Error transport_error(const boost::system::error_code& ec, const std::string& wh
   return e;
 }
 
+std::expected<local_stream::endpoint, Error> make_endpoint(const std::string& path, const std::string& what) {
+  try {
+    return local_stream::endpoint(path);
+  } catch (const std::exception& ex) {
+    Error e;
+    e.kind = Error::Kind::unreachable;
+    e.message = fmt::format("Failed to {}: bad socket path: {}", what, ex.what());
+    return std::unexpected(std::move(e));
+  }
+}
+
 }  // namespace cdp::docker

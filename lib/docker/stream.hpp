@@ -1,6 +1,7 @@
 // Internal to lib/docker/: the socket type both the client and the events stream use,
 // and the mapping of transport errors to Error. Not part of the edge's public API.
 #pragma once
+#include <expected>
 #include <string>
 
 #include "docker/error.hpp"
@@ -15,5 +16,9 @@ using HttpStream = beast::basic_stream<local_stream, asio::any_io_executor, beas
 // "Failed to <what>: <why>". A deadline -> Kind::timeout; any failure while connecting ->
 // Kind::unreachable; EOF / reset / abort afterwards -> Kind::closed; the rest -> protocol.
 Error transport_error(const boost::system::error_code& ec, const std::string& what, bool connecting);
+
+// The endpoint for a socket path; Kind::unreachable when the path cannot be one (too long
+// for sun_path: Asio would throw, and a bad docker.host must not crash the daemon).
+std::expected<local_stream::endpoint, Error> make_endpoint(const std::string& path, const std::string& what);
 
 }  // namespace cdp::docker

@@ -254,6 +254,27 @@ TEST_CASE("request: no socket file is unreachable") {
   CHECK(opened->error().kind == Error::Kind::unreachable);
 }
 
+TEST_CASE("request: a socket path too long for sun_path is unreachable, not a crash") {
+  asio::io_context io;
+  const std::string path = "/tmp/" + std::string(200, 'x') + "/docker.sock";
+  Client client(io.get_executor(), path);
+  std::optional<std::expected<std::string, Error>> got;
+  asio::co_spawn(io, [&]() -> awaitable<void> { got = co_await client.negotiate(500ms); }, asio::detached);
+  io.run();
+  REQUIRE(bool(got));
+  REQUIRE_FALSE(bool(*got));
+  CHECK(got->error().kind == Error::Kind::unreachable);
+
+  EventStream es(io.get_executor(), path, "1.41");
+  std::optional<std::expected<void, Error>> opened;
+  asio::co_spawn(io, [&]() -> awaitable<void> { opened = co_await es.open(nullptr, 500ms); }, asio::detached);
+  io.restart();
+  io.run();
+  REQUIRE(bool(opened));
+  REQUIRE_FALSE(bool(*opened));
+  CHECK(opened->error().kind == Error::Kind::unreachable);
+}
+
 TEST_CASE("request: HTTP 500 comes back as a Response; info() turns it into an http Error") {
   RawServer server([](int fd, int) {
     read_request(fd);
