@@ -90,3 +90,30 @@ def test_two_engines_and_a_clean_stop(engine_factory):
     assert str(eng.dir) + "/" not in ps
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert "cdp-" not in netns or os.path.basename(str(eng.dir)) not in netns
+
+
+def test_real_events_stream_is_chunked_and_truncated_on_shutdown(engine_factory):
+    """What lib/docker/events.cpp (and its fake-socket test) assume of the real engine:
+    /events is chunked, one JSON object per line, and a dockerd shutdown ends it
+    without the final 0-length chunk (FACTS)."""
+    import socket
+    eng = engine_factory(CDP_DOCKERD_NO_IMAGES="1")
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(60)
+    s.connect(eng.socket)
+    s.sendall(b"GET /v1.41/events HTTP/1.1\r\nHost: docker\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(4096)
+    assert head.startswith(b"HTTP/1.1 200")
+    assert b"Transfer-Encoding: chunked" in head
+    eng.docker("network", "create", "--driver", "bridge", "cdp-probe")  # one event
+    body = head.split(b"\r\n\r\n", 1)[1]
+    eng.stop()
+    while True:
+        data = s.recv(65536)
+        if not data:
+            break
+        body += data
+    assert b'"Type":"network"' in body and b'"Action":"create"' in body
+    assert not body.endswith(b"0\r\n\r\n"), "the engine sent a final chunk after all"
