@@ -16,8 +16,11 @@ constexpr auto kBackoffMax = std::chrono::seconds(30);
 // The replay buffer is 256 events and a slow reader silently loses events (FACTS):
 // re-list this often to heal what was dropped.
 constexpr auto kHealInterval = std::chrono::minutes(5);
-// SPEC: two observations at least a second apart.
+// SPEC: two observations at least a second apart. A service that stays unconverged
+// (pending on a constraint, crash-looping) is polled less often after a minute.
 constexpr auto kPollSpacing = std::chrono::seconds(1);
+constexpr auto kSlowPollSpacing = std::chrono::seconds(2);
+constexpr auto kSlowPollAfter = std::chrono::seconds(60);
 // A list refused as stale (a service event arrived meanwhile) is retried after this.
 constexpr auto kStaleRetry = std::chrono::milliseconds(50);
 
@@ -200,8 +203,10 @@ awaitable<void> Manager::convergence_loop() {
     co_await conv_wake_.wait(std::nullopt);
     // No event exists for task convergence (FACTS): poll until two consecutive converged
     // observations (the converge gate opens), then wait for the next hint.
+    const auto polling_since = Steady::now();
     while (!stopping_ && client_ && model_.synced()) {
-      co_await sleep_until(last_services_poll_ + kPollSpacing);
+      const auto spacing = Steady::now() - polling_since > kSlowPollAfter ? kSlowPollSpacing : kPollSpacing;
+      co_await sleep_until(last_services_poll_ + spacing);
       if (stopping_ || !client_ || !model_.synced()) break;
       docker::Client client = *client_;
       const auto generation = model_.service_generation();

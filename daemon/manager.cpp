@@ -60,6 +60,7 @@ void Manager::start() {
     if (!ec) on_signal(signo);
   });
   open_bus();
+  refresh_disk_watch();  // an explicit disk.path is watched even while Docker is down
   spawn("docker", docker_loop());
   spawn("heal", heal_loop());
   spawn("convergence", convergence_loop());
