@@ -235,7 +235,10 @@ awaitable<Outcome> prune_body(const Config& config, const CommandOptions& opts, 
     if (gates_allow(r, opts.ignore_disk)) co_return std::nullopt;
     co_return closed_reasons(r, opts.ignore_disk);
   };
-  const PruneResult res = co_await run_prune(client, config.prune, now, check);
+  // The call is its own statement: its by-value GateCheck argument is then not a
+  // temporary alive across the co_await (GCC 12 mishandles those).
+  auto prune_op = run_prune(client, config.prune, now, check);
+  const PruneResult res = co_await std::move(prune_op);
   bool failed = false;
   for (const auto& s : res.steps) failed |= s.outcome == StepResult::Outcome::failed;
   const char* outcome = config.prune.dry_run ? "dry_run" : res.stopped_by_gate ? "stopped" : failed ? "failed" : "pruned";

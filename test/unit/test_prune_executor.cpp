@@ -33,7 +33,8 @@ PruneResult run(FakeDockerServer& server, const Config::Prune& prune, GateCheck 
   return run_coro<PruneResult>([&](asio::any_io_executor ex) -> awaitable<PruneResult> {
     docker::Client client(ex, server.path());
     const TimePoint now = Clock::now();
-    co_return co_await run_prune(client, prune, now, check);
+    auto op = run_prune(client, prune, now, check);  // by-value argument: not a temporary across co_await
+    co_return co_await std::move(op);
   });
 }
 
@@ -172,7 +173,8 @@ TEST_CASE("an unreachable socket fails every step without crashing", "[prune]") 
     // Named, not temporaries: GCC 12 destroys braced temporaries in co_await badly.
     const Config::Prune prune;
     const GateCheck none;
-    co_return co_await run_prune(client, prune, Clock::now(), none);
+    auto op = run_prune(client, prune, Clock::now(), none);
+    co_return co_await std::move(op);
   });
   for (const auto& s : res.steps) CHECK(s.outcome == StepResult::Outcome::failed);
 }
