@@ -59,7 +59,7 @@ class Manager {
   // --- scheduler.cpp: decide, report, prune
   void changed();  // coalesced: one evaluate() per burst of changes
   void evaluate();
-  void report_gates(const Decision& d, TimePoint now);
+  void report_gates(const Decision& d, const Snapshot& snap);
   void check_blocked_long(const Decision& d, TimePoint now);
   void publish(const Decision& d, const Snapshot& snap, TimePoint now);
   void arm_wake(std::optional<TimePoint> at);

@@ -52,7 +52,7 @@ void Manager::evaluate() {
   const Snapshot snap = model_.snapshot();
   const Decision d = decide(snap, config_, now, memory_);
   memory_ = remember(memory_, d.report, now);
-  report_gates(d, now);
+  report_gates(d, snap);
   check_blocked_long(d, now);
   publish(d, snap, now);
 
@@ -83,9 +83,8 @@ void Manager::arm_wake(std::optional<TimePoint> at) {
   });
 }
 
-void Manager::report_gates(const Decision& d, TimePoint) {
+void Manager::report_gates(const Decision& d, const Snapshot& snap) {
   std::array<bool, 4> open{};
-  const Snapshot snap = model_.snapshot();
   for (std::size_t i = 0; i < open.size(); ++i) open[i] = d.report.gates[i].open;
   for (std::size_t i = 0; i < open.size(); ++i) {
     if (last_gates_ && (*last_gates_)[i] == open[i]) continue;
