@@ -129,7 +129,10 @@ void event(spdlog::level::level_enum level, const std::string& cdp_event, const 
   Fields all;
   all.reserve(fields.size() + 1);
   all.emplace_back("CDP_EVENT", cdp_event);
-  all.insert(all.end(), fields.begin(), fields.end());
+  // An empty value means "unknown here" (e.g. CDP_DISK_PERCENT before the first statvfs):
+  // leave the field out rather than record an empty one that filters would match.
+  for (const auto& f : fields)
+    if (!f.second.empty()) all.push_back(f);
   if (g_journal) {
     send(level, message, all);
     return;

@@ -32,6 +32,7 @@ bool stderr_is_journal();
 using Fields = std::vector<std::pair<std::string, std::string>>;  // {"CDP_GATE","disk"}, ...
 // A decision record: CDP_EVENT=<event> plus `fields`, at `level`. Under journald these are
 // real fields; on stderr they are appended as " key=value". Filtered like any record.
+// A field with an empty value is left out (empty = unknown, e.g. disk percent before statvfs).
 void event(spdlog::level::level_enum level, const std::string& cdp_event, const Fields& fields,
            const std::string& message);
 

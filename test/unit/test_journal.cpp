@@ -113,6 +113,7 @@ TEST_CASE("records on stderr respect the level; events carry their fields") {
   spdlog::info("shown info");
   journal::event(spdlog::level::debug, "gate", {{"CDP_GATE", "disk"}}, "hidden event");
   journal::event(spdlog::level::info, "gate", {{"CDP_GATE", "disk"}, {"CDP_OPEN", "1"}}, "Gate disk opened");
+  journal::event(spdlog::level::info, "gate", {{"CDP_GATE", "runs"}, {"CDP_DISK_PERCENT", ""}}, "Unknown disk");
   journal::set_level(cdp::LogLevel::warn);
   spdlog::info("hidden after set_level");
   spdlog::warn("shown warn");
@@ -123,8 +124,10 @@ TEST_CASE("records on stderr respect the level; events carry their fields") {
   CHECK(out.find("hidden") == std::string::npos);
   CHECK_THAT(out, Catch::Contains("Z info shown info\n"));
   CHECK_THAT(out, Catch::Contains("Z info Gate disk opened CDP_EVENT=gate CDP_GATE=disk CDP_OPEN=1\n"));
+  // An empty value is "unknown": the field is left out, not recorded empty.
+  CHECK_THAT(out, Catch::Contains("Z info Unknown disk CDP_EVENT=gate CDP_GATE=runs\n"));
   CHECK_THAT(out, Catch::Contains("Z warn shown warn\n"));
-  CHECK(std::count(out.begin(), out.end(), '\n') == 3);
+  CHECK(std::count(out.begin(), out.end(), '\n') == 4);
 }
 
 TEST_CASE("one-shot logging is silent unless debug or trace is asked for") {
