@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from unitfile import parse_unit
+
 REPO = Path(__file__).resolve().parents[2]
 HARNESS = REPO / "test" / "nix" / "system.nix"
 SHIPPED_UNIT = REPO / "systemd" / "ci-docker-prune.service"
@@ -49,21 +51,6 @@ def evaluate(env, tmp_path, *user_modules):
         paths.append(str(p))
     r = nix(env, "--eval", "--strict", "--json", str(HARNESS), "--arg", "userModules", "[ " + " ".join(paths) + " ]")
     return (json.loads(r.stdout) if r.returncode == 0 else None), r
-
-
-def parse_unit(text):
-    """(section, key) -> [values], like systemd reads it (comments/blank lines dropped)."""
-    out, section = {}, None
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith(("#", ";")):
-            continue
-        if line.startswith("["):
-            section = line.strip("[]")
-            continue
-        k, _, v = line.partition("=")
-        out.setdefault((section, k.strip()), []).append(v.strip())
-    return out
 
 
 def render_unit(service):

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from unitfile import parse_unit
+
 REPO = Path(__file__).resolve().parents[2]
 UNIT = REPO / "systemd" / "ci-docker-prune.service"
 ANALYZE = shutil.which("systemd-analyze")
@@ -22,18 +24,7 @@ pytestmark = pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze not ins
 
 
 def unit_settings(path=UNIT):
-    """(section, key) -> [values] of a unit file, comments and blank lines dropped."""
-    settings, section = {}, None
-    for raw in path.read_text().splitlines():
-        line = raw.strip()
-        if not line or line.startswith(("#", ";")):
-            continue
-        if line.startswith("["):
-            section = line.strip("[]")
-            continue
-        key, _, value = line.partition("=")
-        settings.setdefault((section, key.strip()), []).append(value.strip())
-    return settings
+    return parse_unit(path.read_text())
 
 
 @pytest.fixture
