@@ -22,6 +22,8 @@ step "install dependencies"
 bash scripts/install-deps.sh all || die "installing dependencies failed"
 
 export CCACHE_DIR=${CCACHE_DIR:-/var/cache/ci-docker-prune-test/ccache}
+# Paths relative to the checkout, so a fresh clone in another folder (CI) hits the cache.
+export CCACHE_BASEDIR="$root"
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 
