@@ -119,9 +119,15 @@ awaitable<std::expected<Candidates, docker::Error>> list_candidates(docker::Clie
                                                                     const Config::Prune& prune,
                                                                     TimePoint now) {
   const TimePoint cutoff = now - prune.until_duration;
+  // The engine turns `until` into whole seconds for containers and images (moby's
+  // timetypes.GetTimestamp: reference.Add(-d).Unix()) and prunes what was Created at or
+  // before it; mirror that, or plan lists a just-aged object the prune keeps (seen as a
+  // flaky test). Build cache uses the duration as is (BuildKit's KeepDuration).
+  const TimePoint created_cutoff =
+      std::chrono::floor<std::chrono::seconds>(cutoff) + std::chrono::nanoseconds(1);
   Candidates out;
   std::vector<Container> all_containers;
-  auto containers = co_await container_candidates(client, cutoff, all_containers);
+  auto containers = co_await container_candidates(client, created_cutoff, all_containers);
   if (!containers) co_return std::unexpected(containers.error());
   // A disabled container step keeps every container, so their images stay in use.
   if (prune.containers) out.containers = std::move(*containers);
@@ -129,7 +135,7 @@ awaitable<std::expected<Candidates, docker::Error>> list_candidates(docker::Clie
   if (prune.images) {
     auto images = co_await client.images();
     if (!images) co_return std::unexpected(images.error());
-    out.images = image_candidates(*images, cutoff, all_containers, out.containers);
+    out.images = image_candidates(*images, created_cutoff, all_containers, out.containers);
   }
   if (prune.build_cache) {
     // /system/df walks every layer and volume: slow on big hosts (FACTS), so a long deadline.

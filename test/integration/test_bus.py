@@ -115,7 +115,9 @@ def test_prune_now_as_root_prunes_and_signals(cdp_bin, daemon, bus, clean_engine
     stopped = clean_engine.run_container(state="exited")
     # until is 1s: the container must be older than that when the prune runs.
     created = time.time()
-    wait_until(lambda: time.time() - created > 1.5, timeout=10, what="the container to age past until=1s")
+    # Docker turns until=1s into whole seconds (reference.Add(-d).Unix() in moby's
+    # timetypes.GetTimestamp), so a container is surely older only after 2 s.
+    wait_until(lambda: time.time() - created > 2.5, timeout=10, what="the container to age past until=1s")
     mon = bus.monitor()
     try:
         r = call_prune_now(bus, ignore_disk=True)

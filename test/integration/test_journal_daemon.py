@@ -52,7 +52,9 @@ def test_daemon_records_in_the_journal(cdp_bin, clean_engine, full_disk, tmp_con
     stopped = clean_engine.run_container(state="exited")
     clean_engine.make_dangling_image(created="2020-01-01T00:00:00Z")
     created = time.time()
-    wait_until(lambda: time.time() - created > 1.5, timeout=10, what="the container to age past until=1s")
+    # Docker turns until=1s into whole seconds (reference.Add(-d).Unix() in moby's
+    # timetypes.GetTimestamp), so a container is surely older only after 2 s.
+    wait_until(lambda: time.time() - created > 2.5, timeout=10, what="the container to age past until=1s")
     cfg = tmp_config(docker={"host": clean_engine.host},
                      disk={"path": full_disk, "threshold_percent": 50, "poll_interval": "1s"},
                      gates={"settle": "0s"},
