@@ -146,12 +146,7 @@ class Daemon:
         return self
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        from conftest import stop_process
+        stop_process(self.proc)
         self.log.close()
         return self.proc.returncode

@@ -53,6 +53,18 @@ STACK_LABEL = "com.docker.stack.namespace"
 SLEEPER = ("sh", "-c", "trap 'exit 0' TERM; sleep 100000 & wait")
 
 
+def stop_process(proc, timeout=30):
+    """SIGTERM a child, wait up to `timeout` s, then SIGKILL; returns its exit code."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 def wait_until(predicate, timeout=60.0, what="condition", interval=0.1):
     """Polls predicate() until it returns something truthy, and returns that.
     Raises AssertionError naming `what` (and the last exception, if any) after `timeout` s."""

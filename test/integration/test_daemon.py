@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RUN_STACK, wait_until
+from conftest import RUN_STACK, stop_process, wait_until
 
 TMPFS_MB = 16
 
@@ -102,13 +102,7 @@ class Daemon:
         wait_until(lambda: needle in self.log(), timeout, f"{needle!r} in the daemon log\n{self.log()}")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self._stderr.close()
         self.notify.close()
 
