@@ -46,13 +46,14 @@ Decision decide(const Snapshot& snap, const Config& config, TimePoint now, const
     // Not yet remembered (first decision with all open): settle starts now.
     const TimePoint since = memory.all_open_since.value_or(now);
     const TimePoint settled = since + settle;
-    d.prune_now = settled <= now && !memory.prune_in_flight && d.state != State::connecting;
-    d.next_prune_not_before = std::max(settled, now);
-    if (settled > now) d.wake_at = settled;
+    const TimePoint ready = std::max(settled, memory.not_before.value_or(settled));
+    d.prune_now = ready <= now && !memory.prune_in_flight && d.state != State::connecting;
+    d.next_prune_not_before = std::max(ready, now);
+    if (ready > now) d.wake_at = ready;
   } else if (disk_open && others_open && !cooldown_open && snap.last_prune_finished) {
     // Only time stands in the way: cooldown end, then a full settle.
     const TimePoint cooldown_end = *snap.last_prune_finished + config.prune.cooldown;
-    d.next_prune_not_before = cooldown_end + settle;
+    d.next_prune_not_before = std::max(cooldown_end + settle, memory.not_before.value_or(cooldown_end));
   }
   d.wake_at = min_opt(d.wake_at, r.time_wakeup);
   // Never ask to be woken in the past: that would spin.

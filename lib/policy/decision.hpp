@@ -14,6 +14,10 @@ const char* state_name(State s);  // the SPEC's lower-case names
 struct SchedulerMemory {
   std::optional<TimePoint> all_open_since;  // when all gates were last seen turning open
   bool prune_in_flight = false;
+  // No automatic prune before this instant even with every gate open and settled: the
+  // 10 s floor after any prune, the retry after a 409, a dry-run's repeat. The state stays
+  // what the gates say (a hold is not the cooldown gate); the wake-up includes it.
+  std::optional<TimePoint> not_before;
 };
 
 struct Decision {

@@ -12,28 +12,6 @@
 
 namespace cdp {
 
-const char* step_name(PruneStep s) {
-  switch (s) {
-    case PruneStep::containers: return "containers";
-    case PruneStep::images: return "images";
-    case PruneStep::build_cache: return "build_cache";
-  }
-  return "?";
-}
-
-const char* outcome_name(StepResult::Outcome o) {
-  using O = StepResult::Outcome;
-  switch (o) {
-    case O::done: return "done";
-    case O::dry_run: return "dry_run";
-    case O::deferred: return "deferred";
-    case O::failed: return "failed";
-    case O::disabled: return "disabled";
-    case O::gate_closed: return "gate_closed";
-  }
-  return "?";
-}
-
 namespace {
 
 // The one place prune paths exist. Nothing else in the project may build a prune target.

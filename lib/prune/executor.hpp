@@ -12,27 +12,9 @@
 #include "config/config.hpp"
 #include "docker/client.hpp"
 #include "model/types.hpp"
+#include "policy/prune_step.hpp"
 
 namespace cdp {
-
-enum class PruneStep { containers, images, build_cache };
-const char* step_name(PruneStep s);  // "containers", "images", "build_cache"
-
-struct StepResult {
-  PruneStep step = PruneStep::containers;
-  enum class Outcome {
-    done,         // sent, answered 200
-    dry_run,      // listed what would go, sent nothing
-    deferred,     // 409 "a prune operation is already running": retry later
-    failed,       // error or other status; detail says why
-    disabled,     // the step is off in the config
-    gate_closed,  // a gate closed before this step; it and the rest were not sent
-  } outcome = Outcome::done;
-  std::vector<std::string> deleted;  // ids (null lists read as empty)
-  std::uint64_t reclaimed = 0;       // SpaceReclaimed, or the candidates' sizes in dry-run
-  std::string detail;
-};
-const char* outcome_name(StepResult::Outcome o);
 
 struct PruneResult {
   std::vector<StepResult> steps;

@@ -9,11 +9,12 @@
 #include <spdlog/spdlog.h>
 
 #include "config/config.hpp"
+#include "policy/prune_step.hpp"
 #include "util/time.hpp"
 
 namespace cdp::journal {
 
-inline constexpr const char* kPruneFinishedMessageId = "e7cea30e9fb54ec5bd9950e945aca9d8";
+inline constexpr const char* kPruneFinishedMessageId = cdp::kPruneFinishedMessageId;  // policy/prune_step.hpp
 inline constexpr const char* kSyslogIdentifier = "ci-docker-prune";
 
 // Sets the default spdlog logger: journal sink or stderr. Call again to change the level.

@@ -7,4 +7,6 @@ namespace cdp {
 using Clock = std::chrono::system_clock;  // wall clock: Docker's UpdatedAt and D-Bus times are epoch-based
 using TimePoint = Clock::time_point;
 using Duration = std::chrono::milliseconds;
+// The monotonic clock: every interval the daemon enforces (settle, cooldown, retries).
+using SteadyTime = std::chrono::steady_clock::time_point;
 }  // namespace cdp

@@ -1,0 +1,199 @@
+// The daemon's timeline as a pure core: the scheduler's rules (settle, the 10 s floor,
+// cooldown, the 409 retry, confirm-before-acting, one step at a time, blocked_long,
+// prune_slow, still_full once per episode, dry-run, stop mid-step) as one function
+//   step(state, snapshot, config, now, input) -> Transition{state, actions, wake_at}.
+// No I/O, no clock, no logging, no exceptions: time, the model and Docker's answers are
+// inputs; what to do is the output. The manager (daemon/) carries out the actions.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "config/config.hpp"
+#include "model/snapshot.hpp"
+#include "policy/decision.hpp"
+#include "policy/prune_step.hpp"
+#include "util/time.hpp"
+
+namespace cdp::timeline {
+
+// ---------------------------------------------------------------------------------------
+// How to drive it (the daemon does exactly this; a simulation can too):
+//
+//   TimelineState s = restore(persisted, config, now);   // or TimelineState{} for none
+//   loop:
+//     Transition t = step(s, model_snapshot, config, now, input);
+//     s = t.state;
+//     for (action : t.actions) carry it out;        // in order
+//     arm ONE timer at t.wake_at (monotonic); when it fires, step(..., TimerFired{})
+//
+// Inputs answer actions: StartConfirm -> ConfirmResult, SendStep -> StepFinished. Exactly
+// one answer per request; until it arrives, the timeline sends no other request.
+// `snap` is always the model as it is now (after applying the answer's side effects, e.g.
+// the disk re-read after a step). `now` must not go backwards in `mono` between calls.
+// ---------------------------------------------------------------------------------------
+
+// Both clocks, read once per step by the caller. Every interval (settle, floor, cooldown,
+// 409 retry, blocked_long, prune_slow) is measured on `mono`, so a wall-clock step opens
+// no gate (SPEC "Never twice, never in a loop"). `wall` is only reported and persisted,
+// and handed to the gates for what Docker timestamps in wall time (service UpdatedAt).
+struct Now {
+  SteadyTime mono;
+  TimePoint wall;
+};
+
+// ---- Inputs -----------------------------------------------------------------------------
+struct ModelChanged {};  // the model or the disk changed (coalesce a burst into one)
+struct TimerFired {};    // the timer armed at wake_at fired (early or late is harmless)
+
+// The answer to StartConfirm: fresh GET /info + /services?status=true (on a manager) +
+// live containers, made into a Snapshot like the model's (disk and disk_path copied from
+// the model). `fresh` nullopt: a request failed; `error` says which and why.
+struct ConfirmResult {
+  std::optional<Snapshot> fresh;
+  std::string error;
+};
+
+// The answer to SendStep. `result.step` names the step; outcome done / failed /
+// deferred (409) / dry_run / gate_closed (the executor refused to send), bytes, detail.
+struct StepFinished {
+  StepResult result;
+};
+
+// D-Bus PruneNow(ignore_disk). `request` is the caller's id, echoed in the Reply action.
+struct PruneNow {
+  std::uint64_t request = 0;
+  bool ignore_disk = false;
+};
+
+struct Reload {};  // the config passed to this step is the newly loaded one
+struct Stop {};    // SIGTERM/SIGINT: finish a step in flight, send no further step, finish
+
+using Input = std::variant<ModelChanged, TimerFired, ConfirmResult, StepFinished, PruneNow, Reload, Stop>;
+
+// ---- Actions ----------------------------------------------------------------------------
+enum class Severity { debug, info, warn };
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
+// Read the confirming lists (see ConfirmResult) and answer with ConfirmResult.
+struct StartConfirm {};
+// The confirming lists disagreed with the model: replace the model's containers and
+// services by what ConfirmResult carried (the model had missed something).
+struct AdoptConfirmed {};
+// Send (or, dry-run, list) one prune step and answer with StepFinished. Never cancelled.
+struct SendStep {
+  PruneStep step = PruneStep::containers;
+  bool dry_run = false;
+};
+// One structured journal record: CDP_EVENT=event plus fields (empty values are left out).
+struct Journal {
+  Severity severity = Severity::info;
+  std::string event;  // gate prune_start prune_step prune_done prune_skipped still_full
+                      // blocked_long model_drift prune_slow
+  Fields fields;
+  std::string message;
+};
+
+// The last finished prune, as persisted (state file) and shown (STATUS, D-Bus).
+// Dry-runs are not prunes: they never become the LastPrune.
+struct LastPrune {
+  TimePoint wall{};                // when it finished (wall clock, for people)
+  SteadyTime mono{};               // the same instant on the monotonic clock (cooldown)
+  std::string outcome;             // "pruned", "failed" (every sent step failed), "partial"
+  std::uint64_t reclaimed = 0;
+};
+
+// What STATUS, D-Bus and `status` show as of this step (report/ formats it).
+struct View {
+  Decision decision;                        // state, gate trail, next prune (wall frame)
+  bool dry_run = false;                     // prune.dry_run is on: shown in STATUS/D-Bus
+  std::optional<LastPrune> last_prune;
+  std::optional<std::uint64_t> last_dry_run_would_free;  // the last dry-run's total
+  std::optional<PruneStep> running_step;    // the step in flight, if any
+  Duration running_for{0};                  // how long it has run (prune_slow: shown)
+  bool running_slow = false;                // over 10 min
+};
+struct Publish {
+  View view;
+};
+// D-Bus signal PruneFinished(t reclaimed_bytes, s summary). Not sent for a dry-run.
+struct PruneFinishedSignal {
+  std::uint64_t reclaimed = 0;
+  std::string summary;
+};
+// Write the state file with this last prune (atomically; keep unknown keys).
+struct Persist {
+  LastPrune last;
+};
+// Answer the PruneNow call `request` (exactly once per PruneNow input).
+struct Reply {
+  std::uint64_t request = 0;
+  std::string outcome;  // "pruned", "dry_run", "failed", "deferred: ...", "skipped: ...", "busy: ..."
+  std::uint64_t reclaimed = 0;
+};
+// Stop was asked and nothing is in flight any more: exit now.
+struct Finish {};
+
+using Action = std::variant<StartConfirm, AdoptConfirmed, SendStep, Journal, Publish, PruneFinishedSignal,
+                            Persist, Reply, Finish>;
+
+// ---- State ------------------------------------------------------------------------------
+// The prune in flight (from StartConfirm until its last StepFinished).
+struct InFlight {
+  bool manual = false;  // PruneNow: skips settle, cooldown and the floor, never runs/converge
+  bool ignore_disk = false;
+  std::optional<std::uint64_t> request;  // PruneNow's id, to reply to at the end
+  bool confirming = true;                // StartConfirm sent, ConfirmResult not back yet
+  bool dry_run = false;                  // fixed at start: a reload does not change it mid-way
+  std::optional<PruneStep> sending;      // the step sent, StepFinished not back yet
+  SteadyTime step_started{};
+  bool slow_reported = false;            // prune_slow logged for this step
+  std::vector<StepResult> results;       // finished steps (disabled ones included)
+};
+
+struct TimelineState {
+  std::optional<SteadyTime> all_open_since;      // settle runs from here (reset by each prune)
+  std::optional<InFlight> prune;
+  std::optional<LastPrune> last_prune;           // cooldown and the 10 s floor run from here
+  std::optional<SteadyTime> last_any_end;        // any prune or dry-run end (the floor)
+  std::optional<SteadyTime> retry_at;            // after a 409 or a failed confirming list
+  std::optional<SteadyTime> dry_run_hold;        // a dry-run repeats at most once a cooldown
+  std::optional<std::uint64_t> last_dry_run_would_free;
+  std::optional<SteadyTime> blocking_since[2];   // runs, converge: closed while disk over
+  std::optional<SteadyTime> last_blocked_long;
+  bool still_full_warned = false;                // this episode (until the disk gate closes)
+  std::optional<std::array<bool, 4>> last_gates; // for the `gate` records on change
+  bool stopping = false;
+  bool finished = false;                         // Finish was emitted: ignore everything
+};
+
+struct Transition {
+  TimelineState state;
+  std::vector<Action> actions;
+  std::optional<SteadyTime> wake_at;  // arm one timer here (monotonic); nullopt: none
+};
+
+// ---- Rules' constants (SPEC; each used once, in timeline.cpp) ----------------------------
+inline constexpr Duration kFloor = std::chrono::seconds(10);          // automatic prunes apart
+inline constexpr Duration kDeferredRetry = std::chrono::seconds(30);  // after a 409
+inline constexpr Duration kBlockedLong = std::chrono::hours(1);
+inline constexpr Duration kPruneSlow = std::chrono::minutes(10);
+
+// The one transition function. Total: every input in every state gives a Transition.
+Transition step(const TimelineState& state, const Snapshot& snap, const Config& config, Now now,
+                const Input& input);
+
+// A fresh state that remembers a persisted last prune. The persisted wall time becomes a
+// monotonic instant conservatively: a wall clock that went backwards since (the prune
+// looks to be in the future) counts as "just now". With `same_boot` (the file was written
+// in this boot, so persisted->mono is on today's monotonic clock) the later of the two.
+TimelineState restore(const std::optional<LastPrune>& persisted, bool same_boot, Now now);
+
+// The still_full warning's text (one function, so its wording can change alone).
+std::string still_full_message(const Snapshot& snap, const GateReport& after);
+
+}  // namespace cdp::timeline
