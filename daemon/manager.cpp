@@ -26,6 +26,7 @@ Manager::Manager(asio::io_context& io, Config config, std::optional<std::string>
       config_(std::move(config)),
       config_path_(std::move(config_path)),
       docker_wake_(ex_),
+      heal_wake_(ex_),
       conv_wake_(ex_),
       disk_wake_(ex_),
       disk_watch_(ex_, [this] { request_disk_read(); }),
@@ -55,15 +56,22 @@ void Manager::spawn(const char* name, awaitable<void> job) {
 }
 
 void Manager::start() {
+  // The bus name before anything else is said or sent (SPEC "Never twice"): taken by
+  // another daemon -> one line naming it, exit 1, nothing sent to Docker.
+  if (!open_bus()) {
+    exit_code_ = 1;
+    finish();
+    return;
+  }
   spdlog::info("Starting: docker {}, disk {}, threshold {}%{}", config_.docker.host,
                config_.disk.path.value_or("(Docker root)"), config_.disk.threshold_percent,
                config_.prune.dry_run ? ", dry run" : "");
   signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
     if (!ec) on_signal(signo);
   });
-  open_bus();
   reporter_ = make_system_reporter(bus_);
   load_state();
+  started_ = true;
   refresh_disk_watch();  // an explicit disk.path is watched even while Docker is down
   spawn("docker", docker_loop());
   spawn("heal", heal_loop());
@@ -102,7 +110,11 @@ std::expected<void, std::string> Manager::reload() {
   spdlog::info("Reloaded the config from {}", config_path_.value_or(kDefaultConfigPath));
   if (host_changed) {
     // Another engine: what the model knows is about the old one.
+    // The epoch makes every session, list and inspect begun before this drop its result.
     reconnect_requested_ = true;
+    ++docker_epoch_;
+    model_.set_connected(false);
+    client_.reset();
     if (stream_) stream_->close();
     docker_wake_.notify();
   }
@@ -123,6 +135,7 @@ void Manager::stop() {
   spdlog::info("Stopping{}", step_in_flight ? " after the prune step in flight" : "");
   if (stream_) stream_->close();
   docker_wake_.notify();
+  heal_wake_.notify();
   conv_wake_.notify();
   disk_wake_.notify();
   disk_watch_.close();
@@ -204,17 +217,18 @@ void Manager::refresh_disk_watch() {
   watched_for_ = path;
 }
 
-void Manager::open_bus() {
+bool Manager::open_bus() {
   Bus::Handlers h;
   h.prune_now = [this](bool ignore_disk, Bus::PruneReply reply) { on_prune_now(ignore_disk, std::move(reply)); };
   h.reload = [this]() { return reload(); };
   auto bus = Bus::open(ex_, std::move(h));
   if (!bus) {
-    // Tests and dev runs have no system bus: run without it, say so once.
-    spdlog::warn("{}; running without D-Bus", bus.error());
-    return;
+    // Only a name owned by someone else fails here; an absent bus is retried by the Bus.
+    spdlog::error("{}", bus.error());
+    return false;
   }
   bus_ = std::move(*bus);
+  return true;
 }
 
 }  // namespace cdp

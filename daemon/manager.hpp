@@ -15,6 +15,7 @@
 
 #include "config/config.hpp"
 #include "disk/watch.hpp"
+#include "docker/backoff.hpp"
 #include "docker/client.hpp"
 #include "docker/events.hpp"
 #include "model/live_model.hpp"
@@ -36,6 +37,7 @@ class Manager {
   // Spawns the jobs; io.run() then runs until stop() finished (SIGTERM/SIGINT).
   void start();
   int exit_code() const { return exit_code_; }
+  bool started() const { return started_; }
 
  private:
   using Steady = std::chrono::steady_clock;
@@ -52,13 +54,16 @@ class Manager {
   void read_disk();
   void refresh_disk_watch();
   std::string disk_path() const;
-  void open_bus();
+  bool open_bus();  // false: the bus name is owned by another daemon (exit 1)
 
   // --- docker_watch.cpp: list-then-watch, reconnect, heal, convergence poll
   awaitable<void> docker_loop();
   awaitable<std::expected<void, docker::Error>> docker_session();
-  awaitable<std::expected<void, docker::Error>> relist(docker::Client& client);
+  awaitable<std::expected<void, docker::Error>> relist(docker::Client& client, std::uint64_t epoch);
+  awaitable<std::expected<void, docker::Error>> list_services(docker::Client& client, std::uint64_t epoch);
   awaitable<void> heal_loop();
+  awaitable<void> inspect_job(std::string id, std::uint64_t ticket, std::uint64_t epoch);
+  void apply_event_effect(const EventEffect& fx);
   awaitable<void> convergence_loop();
   bool converge_gate_open();
   void on_first_sync_attempt();
@@ -86,8 +91,12 @@ class Manager {
   std::optional<docker::Client> client_;  // negotiated; set while connected
   std::shared_ptr<docker::EventStream> stream_;
   Wakeup docker_wake_;
-  Duration backoff_ = std::chrono::seconds(1);
-  bool heal_requested_ = false;       // close + reopen the stream without declaring Docker lost
+  docker::Backoff backoff_;
+  // Bumped when docker.host changes on reload: a session, list or inspect begun for an
+  // older epoch drops its result (it may be about the old engine).
+  std::uint64_t docker_epoch_ = 0;
+  Wakeup heal_wake_;                  // re-list now (bad event input), stream kept open
+  std::optional<Steady::time_point> synced_since_;  // this session's sync, for the backoff
   bool reconnect_requested_ = false;  // docker.host changed on reload
   bool first_attempt_done_ = false;
   bool unreachable_logged_ = false;
@@ -123,6 +132,7 @@ class Manager {
   asio::steady_timer watchdog_timer_;
   bool stopping_ = false;
   bool finished_ = false;
+  bool started_ = false;  // the jobs were spawned (start() was not refused)
   int exit_code_ = 0;
 };
 

@@ -15,9 +15,6 @@
 namespace cdp::docker {
 namespace {
 
-// A reply bigger than this is refused rather than buffered (GET /images/json on a host
-// with thousands of images is a few MB; this leaves two orders of magnitude).
-constexpr std::uint64_t kMaxReplyBytes = 512ull * 1024 * 1024;
 // The lists: 200 services answer in about 5 ms (FACTS); 10 s means a hung engine.
 constexpr Duration kListTimeout = std::chrono::seconds(10);
 
@@ -165,15 +162,23 @@ awaitable<std::expected<EngineInfo, Error>> Client::info() {
   co_return parse_reply<EngineInfo>("get the engine info", *r, &parse_info);
 }
 
-awaitable<std::expected<std::optional<std::vector<Service>>, Error>> Client::services() {
+awaitable<std::expected<std::vector<Service>, Error>> Client::services() {
   auto r = co_await get("/services?status=true");
   if (!r) co_return std::unexpected(r.error());
-  // 503: swarm inactive or not a manager (FACTS) -- no services to know about.
-  if (r->status == 503) co_return std::optional<std::vector<Service>>{};
+  // 503 is not "no services": a locked or quorum-less manager answers it too (FACTS).
   if (r->status != 200) co_return std::unexpected(http_error("list services", *r));
-  auto parsed = parse_reply<std::vector<Service>>("list services", *r, &parse_services);
+  co_return parse_reply<std::vector<Service>>("list services", *r, &parse_services);
+}
+
+awaitable<std::expected<std::optional<Container>, Error>> Client::inspect_container(std::string id) {
+  std::string target = "/containers/" + id + "/json";
+  auto r = co_await get(std::move(target));
+  if (!r) co_return std::unexpected(r.error());
+  if (r->status == 404) co_return std::optional<Container>{};
+  if (r->status != 200) co_return std::unexpected(http_error("inspect container " + id.substr(0, 12), *r));
+  auto parsed = parse_reply<Container>("inspect container " + id.substr(0, 12), *r, &parse_container_inspect);
   if (!parsed) co_return std::unexpected(parsed.error());
-  co_return std::optional<std::vector<Service>>{std::move(*parsed)};
+  co_return std::optional<Container>{std::move(*parsed)};
 }
 
 awaitable<std::expected<std::vector<Container>, Error>> Client::containers(const std::vector<std::string>& states) {

@@ -45,8 +45,13 @@ class Client {
 
   // GET /info.
   awaitable<std::expected<EngineInfo, Error>> info();
-  // GET /services?status=true. nullopt when the engine answers 503 (not a manager, swarm inactive).
-  awaitable<std::expected<std::optional<std::vector<Service>>, Error>> services();
+  // GET /services?status=true. Any non-200 is an Error: a 503 comes from a worker, an
+  // inactive swarm, a locked manager or one without quorum alike, and only /info tells
+  // which (FACTS), so callers ask /services on a manager only and treat failure as unknown.
+  awaitable<std::expected<std::vector<Service>, Error>> services();
+  // GET /containers/{id}/json: the container with State.Status as its state ("restarting"
+  // when State.Restarting). nullopt when the engine says 404 (it is gone).
+  awaitable<std::expected<std::optional<Container>, Error>> inspect_container(std::string id);
   // GET /containers/json with a status filter (no `all`); `states` e.g. {"running","created"}.
   awaitable<std::expected<std::vector<Container>, Error>> containers(const std::vector<std::string>& states);
   // GET /images/json (every image; callers filter dangling ones client-side).
@@ -66,6 +71,11 @@ class Client {
   std::string socket_path_;
   std::string api_version_ = kNewestTestedApi;
 };
+
+// The largest reply body read into memory (lists, info, inspect, prune answers). Sized so
+// that the body plus its parsed JSON fit within the unit's MemoryMax=64M (docs/design.md
+// "Input limits" has the measurement); a bigger reply is a protocol error, not a crash.
+inline constexpr std::uint64_t kMaxReplyBytes = 8ull * 1024 * 1024;
 
 // The version to use with an engine reporting ApiVersion `server` and MinAPIVersion
 // `server_min` ("" when absent): min(server, kNewestTestedApi), raised to server_min when

@@ -10,6 +10,7 @@ struct Error {
     http,         // the engine answered with a non-2xx status (status, message from its JSON)
     protocol,     // a reply we could not read or parse
     closed,       // the peer closed (events stream EOF, partial message)
+    bad_input,    // events: a line over 1 MiB was dropped; the stream goes on (re-list)
   };
   Kind kind = Kind::protocol;
   unsigned status = 0;   // HTTP status for Kind::http

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "docker/client.hpp"
+#include "docker/lines.hpp"
 #include "docker/stream.hpp"
 
 namespace cdp::docker {
@@ -19,12 +20,14 @@ struct EventStream::Impl {
   HttpStream stream;
   beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;
-  std::string pending;  // bytes read but not yet returned as lines
+  LineSplitter lines;    // bytes read but not yet returned as lines (capped, lines.hpp)
+  std::string error_body;  // a non-200 answer's body, for its message
+  bool to_error_body = false;
   bool ended = false;   // the body ended (final chunk or EOF): no more bytes will come
   std::string socket_path;
   std::string api_version;
 
-  // Reads some body bytes into `pending`. Returns an error once nothing more can come.
+  // Reads some body bytes into `lines`. Returns an error once nothing more can come.
   awaitable<std::expected<void, Error>> read_some(const std::string& what) {
     char chunk[16 * 1024];
     auto& body = parser.get().body();
@@ -32,7 +35,11 @@ struct EventStream::Impl {
     body.size = sizeof chunk;
     boost::system::error_code ec;
     co_await http::async_read_some(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
-    pending.append(chunk, sizeof chunk - body.size);
+    const std::string_view got(chunk, sizeof chunk - body.size);
+    if (to_error_body)
+      error_body.append(got);
+    else
+      lines.feed(got);
     if (ec == http::error::need_buffer) ec = {};  // our chunk buffer is full: fine
     if (ec) {
       ended = true;
@@ -79,15 +86,16 @@ awaitable<std::expected<void, Error>> EventStream::open(const nlohmann::json& fi
   const unsigned status = s.parser.get().result_int();
   if (status != 200) {
     // Read the (small) error body for its message, still under the connect deadline.
-    while (!s.ended && s.pending.size() < 64 * 1024) {
+    s.to_error_body = true;
+    while (!s.ended && s.error_body.size() < 64 * 1024) {
       auto more = co_await s.read_some(what);
       if (!more) break;
     }
     Error e;
     e.kind = Error::Kind::http;
     e.status = status;
-    e.message = fmt::format("Failed to {}: HTTP {}: {}", what, status, engine_message(s.pending));
-    s.pending.clear();
+    e.message = fmt::format("Failed to {}: HTTP {}: {}", what, status, engine_message(s.error_body));
+    s.error_body.clear();
     close();
     co_return std::unexpected(std::move(e));
   }
@@ -99,32 +107,33 @@ awaitable<std::expected<void, Error>> EventStream::open(const nlohmann::json& fi
 awaitable<std::expected<std::string, Error>> EventStream::next_line() {
   Impl& s = *impl_;
   for (;;) {
-    if (auto nl = s.pending.find('\n'); nl != std::string::npos) {
-      std::string line = s.pending.substr(0, nl);
-      s.pending.erase(0, nl + 1);
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.empty()) continue;  // blank separators carry nothing
-      co_return line;
+    if (auto item = s.lines.next()) {
+      if (!item->oversized) co_return std::move(item->line);
+      Error e;
+      e.kind = Error::Kind::bad_input;
+      e.message = fmt::format("Dropped a Docker event line over {} bytes", kMaxEventLineBytes);
+      co_return std::unexpected(std::move(e));
     }
     if (s.ended) {
       // FACTS: on shutdown dockerd ends the stream without a final chunk; any bytes
       // left without '\n' are half an event. Either way the stream is over.
       Error e;
       e.kind = Error::Kind::closed;
-      e.message = s.pending.empty() ? "Failed to read the Docker event stream: the engine closed it"
-                                    : "Failed to read the Docker event stream: closed in the middle of an event";
-      s.pending.clear();
+      e.message = !s.lines.holds_partial() ? "Failed to read the Docker event stream: the engine closed it"
+                                           : "Failed to read the Docker event stream: closed in the middle of an event";
+      s.lines.clear();
       co_return std::unexpected(std::move(e));
     }
     const std::string what = "read the Docker event stream";
     auto r = co_await s.read_some(what);
-    if (!r && s.pending.find('\n') == std::string::npos) {
-      s.pending.clear();
-      Error e = r.error();
-      e.kind = e.kind == Error::Kind::timeout ? e.kind : Error::Kind::closed;
-      co_return std::unexpected(std::move(e));
+    if (!r) {
+      // Complete lines buffered before the error are handed out first (`ended` is set);
+      // then the loop above reports the end. A deadline stays a timeout.
+      if (r.error().kind == Error::Kind::timeout) {
+        Error e = r.error();
+        co_return std::unexpected(std::move(e));
+      }
     }
-    // With an error but complete lines buffered, hand those out first; `ended` is set.
   }
 }
 

@@ -190,6 +190,30 @@ std::expected<EngineInfo, std::string> parse_info(const nlohmann::json& j) {
   }
 }
 
+std::expected<Container, std::string> parse_container_inspect(const nlohmann::json& j) {
+  try {
+    if (!j.is_object()) return std::unexpected(std::string("inspect reply is not a JSON object"));
+    Container c;
+    c.id = require_string(j, "Id", "container");
+    const std::string where = "container " + c.id.substr(0, 12);
+    c.name = optional_string(j, "Name", where);
+    if (!c.name.empty() && c.name.front() == '/') c.name.erase(0, 1);
+    const json& state = require(j, "State", where);
+    const std::string w = where + ".State";
+    c.state = require_string(state, "Status", w);
+    if (const json* restarting = find(state, "Restarting"); restarting && restarting->is_boolean() &&
+                                                          restarting->get<bool>())
+      c.state = "restarting";
+    if (const json* config = find(j, "Config")) {
+      c.labels = labels_of(*config, "Labels", where + ".Config");
+      c.image = optional_string(*config, "Image", where + ".Config");
+    }
+    return c;
+  } catch (const std::exception& e) {
+    return std::unexpected(std::string(e.what()));
+  }
+}
+
 std::optional<TimePoint> parse_time(std::string_view text) {
   // 2026-11-26T10:00:00[.fraction](Z|+hh:mm|-hh:mm), as Go's RFC3339Nano prints it.
   std::size_t p = 0;

@@ -13,6 +13,9 @@ namespace cdp::docker {
 std::expected<std::vector<Service>, std::string> parse_services(const nlohmann::json& j);
 std::expected<std::vector<Container>, std::string> parse_containers(const nlohmann::json& j);
 std::expected<EngineInfo, std::string> parse_info(const nlohmann::json& j);
+// GET /containers/{id}/json -> Container; state is "restarting" when State.Restarting,
+// else State.Status (moby sets Restarting before it emits `die`: daemon/monitor.go).
+std::expected<Container, std::string> parse_container_inspect(const nlohmann::json& j);
 // RFC 3339 with nanoseconds ("2026-11-26T10:00:00.123456789Z") -> TimePoint.
 std::optional<TimePoint> parse_time(std::string_view text);
 }  // namespace cdp::docker

@@ -1,6 +1,7 @@
 // The live model: lists replace, events patch, snapshot() copies out. Only live
-// containers are kept (a die or destroy drops one), so memory stays bounded on a busy
-// CI host. Must not do I/O, read the clock, log or decide.
+// containers are kept (a destroy drops one; a die only once Docker says it does not
+// restart), so memory stays bounded on a busy CI host. Must not do I/O, read the clock,
+// log or decide.
 #include "model/live_model.hpp"
 
 #include <algorithm>
@@ -29,6 +30,8 @@ void LiveModel::set_connected(bool connected) {
   if (!connected) {
     synced_ = false;
     forget_observations();
+    abort_relist(relist_ticket_);
+    ++relist_ticket_;  // a list still in flight belongs to the lost connection
   }
 }
 
@@ -40,13 +43,70 @@ void LiveModel::forget_observations() {
 
 void LiveModel::set_containers(const std::vector<Container>& containers) {
   containers_.clear();
+  dying_.clear();  // the list says what each one is now
   for (const auto& c : containers)
     if (is_live_container_state(c.state)) containers_[c.id] = c;
+}
+
+std::uint64_t LiveModel::begin_relist() {
+  relisting_ = true;
+  during_relist_.clear();
+  // SPEC "Heal with no blind window": the convergence observation pair starts over.
+  forget_observations();
+  return ++relist_ticket_;
+}
+
+std::optional<std::vector<InspectRequest>> LiveModel::finish_relist(std::uint64_t ticket,
+                                                                    const std::vector<Container>& containers) {
+  if (!relisting_ || ticket != relist_ticket_) return std::nullopt;
+  set_containers(containers);
+  relisting_ = false;
+  // Each event arrived after the list was requested. Replayed in order, the last event
+  // for a container decides its state, whether the list saw it before or after.
+  std::vector<docker::Event> replay;
+  replay.swap(during_relist_);
+  std::map<std::string, std::uint64_t> inspect;
+  for (const auto& e : replay) {
+    EventEffect fx;
+    apply_container_event(e, fx);
+    if (fx.inspect) inspect[*fx.inspect] = fx.inspect_ticket;
+  }
+  std::vector<InspectRequest> out;
+  for (const auto& [id, ticket] : inspect)
+    if (auto it = dying_.find(id); it != dying_.end() && it->second == ticket) out.push_back({id, ticket});
+  return out;
+}
+
+void LiveModel::abort_relist(std::uint64_t ticket) {
+  if (ticket != relist_ticket_) return;
+  relisting_ = false;
+  during_relist_.clear();
+}
+
+bool LiveModel::apply_inspect(const std::string& id, std::uint64_t ticket, const std::optional<Container>& inspected) {
+  auto it = dying_.find(id);
+  if (it == dying_.end() || it->second != ticket) return false;  // a later event decided
+  dying_.erase(it);
+  if (!inspected || !is_live_container_state(inspected->state)) return containers_.erase(id) > 0;
+  auto c = containers_.find(id);
+  if (c == containers_.end()) return false;
+  const bool changed = c->second.state != inspected->state;
+  c->second.state = inspected->state;  // "restarting": the restart policy brings it back
+  return changed;
+}
+
+void LiveModel::set_services_error(std::string why) {
+  services_error_ = std::move(why);
+  services_visible_ = true;
+  latest_.reset();
+  previous_.reset();
+  latest_outdated_ = false;
 }
 
 bool LiveModel::set_services(const std::optional<std::vector<Service>>& services, TimePoint at,
                              std::uint64_t generation_at_request) {
   if (generation_at_request != generation_) return false;
+  services_error_.clear();
   if (!services) {
     services_visible_ = false;
     latest_.reset();
@@ -66,32 +126,51 @@ bool LiveModel::set_services(const std::optional<std::vector<Service>>& services
   return true;
 }
 
+void LiveModel::apply_container_event(const docker::Event& e, EventEffect& fx) {
+  const std::string_view verb = verb_of(e.action);
+  std::optional<std::string> state;
+  if (verb == "create") state = "created";
+  else if (verb == "start" || verb == "restart" || verb == "unpause") state = "running";
+  else if (verb == "pause") state = "paused";
+  if (state) {
+    dying_.erase(e.actor_id);
+    Container& c = containers_[e.actor_id];
+    c.id = e.actor_id;
+    c.state = *state;
+    // Container events carry every container label among the attributes (FACTS);
+    // the few non-label keys (name, image, exitCode) are harmless beside them.
+    c.labels = e.attributes;
+    c.name = attribute(e.attributes, "name");
+    c.image = attribute(e.attributes, "image");
+    fx.changed = true;
+  } else if (verb == "die") {
+    // SPEC: live until Docker says it is not restarting. moby decides the restart before
+    // it emits `die` (daemon/monitor.go handleContainerExit: SetRestarting, then the
+    // event), so one inspect after the die answers it.
+    fx.disk_changed = true;  // a container's writable layer or logs may be gone
+    if (auto it = containers_.find(e.actor_id); it != containers_.end()) {
+      const std::uint64_t ticket = ++container_ticket_;
+      dying_[e.actor_id] = ticket;
+      fx.inspect = e.actor_id;
+      fx.inspect_ticket = ticket;
+    }
+  } else if (verb == "destroy") {
+    dying_.erase(e.actor_id);
+    fx.changed = containers_.erase(e.actor_id) > 0;
+    fx.disk_changed = true;
+  } else if (verb == "rename") {
+    if (auto it = containers_.find(e.actor_id); it != containers_.end())
+      it->second.name = attribute(e.attributes, "name");
+  }
+}
+
 EventEffect LiveModel::apply_event(const docker::Event& e) {
   EventEffect fx;
   const std::string_view verb = verb_of(e.action);
   if (e.type == "container") {
     if (e.actor_id.empty()) return fx;
-    std::optional<std::string> state;
-    if (verb == "create") state = "created";
-    else if (verb == "start" || verb == "restart" || verb == "unpause") state = "running";
-    else if (verb == "pause") state = "paused";
-    if (state) {
-      Container& c = containers_[e.actor_id];
-      c.id = e.actor_id;
-      c.state = *state;
-      // Container events carry every container label among the attributes (FACTS);
-      // the few non-label keys (name, image, exitCode) are harmless beside them.
-      c.labels = e.attributes;
-      c.name = attribute(e.attributes, "name");
-      c.image = attribute(e.attributes, "image");
-      fx.changed = true;
-    } else if (verb == "die" || verb == "destroy") {
-      fx.changed = containers_.erase(e.actor_id) > 0;
-      fx.disk_changed = true;  // a container's writable layer or logs may be gone
-    } else if (verb == "rename") {
-      if (auto it = containers_.find(e.actor_id); it != containers_.end())
-        it->second.name = attribute(e.attributes, "name");
-    }
+    if (relisting_) during_relist_.push_back(e);
+    apply_container_event(e, fx);
     const std::string service_id = attribute(e.attributes, kTaskServiceLabel);
     if (!service_id.empty() && (verb == "create" || verb == "start" || verb == "die")) {
       // No event exists for task convergence (FACTS): a task container coming or going is
@@ -149,6 +228,11 @@ Snapshot LiveModel::snapshot() const {
   s.docker_connected = connected_;
   s.synced = synced_;
   s.services_visible = services_visible_;
+  if (info_) {
+    s.swarm_role = swarm_role_of(*info_);
+    s.swarm_state = info_->swarm_local_node_state;
+  }
+  s.services_error = services_error_;
   s.containers.reserve(containers_.size());
   for (const auto& [id, c] : containers_) s.containers.push_back(c);
   if (services_visible_) {

@@ -25,6 +25,16 @@ struct EventEffect {
   bool changed = false;           // the snapshot may differ: re-decide
   bool poll_convergence = false;  // service/node/task event: poll /services until converged
   bool disk_changed = false;      // die/destroy/image delete: re-read the disk soon
+  // A container died: ask Docker whether it is restarting (GET /containers/{id}/json)
+  // and hand the answer to apply_inspect() with this ticket.
+  std::optional<std::string> inspect;
+  std::uint64_t inspect_ticket = 0;
+};
+
+// A container that died and awaits Docker's word on whether it restarts.
+struct InspectRequest {
+  std::string id;
+  std::uint64_t ticket = 0;
 };
 
 class LiveModel {
@@ -38,10 +48,30 @@ class LiveModel {
   bool synced() const { return synced_; }
 
   void set_info(const EngineInfo& info) { info_ = info; }
+  SwarmRole swarm_role() const { return info_ ? swarm_role_of(*info_) : SwarmRole::manager; }
   const std::optional<EngineInfo>& info() const { return info_; }
 
   // Replaces the containers with a fresh list (the live ones: the runs gate needs those).
   void set_containers(const std::vector<Container>& containers);
+
+  // A re-list while the event stream keeps running (the heal; docs/design.md "List, then
+  // watch"). begin_relist() starts recording the container events applied meanwhile and
+  // starts the service observation pair over; finish_relist() installs the list and
+  // replays the recorded events on it in order, so nothing that happened between the
+  // list's request and its answer is lost. Returns the dying containers to inspect.
+  // Each begin_relist() returns a ticket; a later begin (or a lost connection) makes an
+  // older ticket stale, and finish_relist() with it changes nothing (nullopt).
+  std::uint64_t begin_relist();
+  std::optional<std::vector<InspectRequest>> finish_relist(std::uint64_t ticket,
+                                                           const std::vector<Container>& containers);
+  void abort_relist(std::uint64_t ticket);
+  bool relisting() const { return relisting_; }
+
+  // Docker's answer for a dying container (nullopt: 404, gone). Ignored when an event for
+  // that container arrived after the die the ticket belongs to (the answer may predate it).
+  // Returns true when the snapshot changed.
+  bool apply_inspect(const std::string& id, std::uint64_t ticket, const std::optional<Container>& inspected);
+  bool dying(const std::string& id) const { return dying_.contains(id); }
 
   // Bumped by every service/node event. A services list requested before a bump may
   // miss a just-created service or still hold a removed one, so it is refused.
@@ -51,6 +81,9 @@ class LiveModel {
   // arrived since the request was sent (`generation_at_request` is stale): poll again.
   bool set_services(const std::optional<std::vector<Service>>& services, TimePoint at,
                     std::uint64_t generation_at_request);
+  // A manager's /services failed (503 quorum lost, 5xx, timeout): services unknown,
+  // runs and converge closed with `why`, the observation pair starts over.
+  void set_services_error(std::string why);
 
   EventEffect apply_event(const docker::Event& event);
 
@@ -65,11 +98,20 @@ class LiveModel {
 
  private:
   void forget_observations();
+  void apply_container_event(const docker::Event& e, EventEffect& fx);
 
   bool connected_ = false;
   bool synced_ = false;
   std::optional<EngineInfo> info_;
   std::map<std::string, Container> containers_;     // by id; live ones only
+  // Died, not yet known whether a restart policy brings them back (SPEC): kept live.
+  // id -> the ticket of the die; any later event for the id moves it on.
+  std::map<std::string, std::uint64_t> dying_;
+  std::uint64_t container_ticket_ = 0;
+  bool relisting_ = false;
+  std::uint64_t relist_ticket_ = 0;
+  std::vector<docker::Event> during_relist_;  // container events applied while re-listing
+  std::string services_error_;
 
   bool services_visible_ = true;
   std::optional<ServiceObservation> latest_, previous_;

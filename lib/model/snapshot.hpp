@@ -20,9 +20,15 @@ struct ServiceObservation {
 struct Snapshot {
   bool docker_connected = false;  // the engine answers
   bool synced = false;            // lists applied since the last (re)connect; false = stale
-  // false when /services answered 503 (not a manager / swarm inactive): the runs gate
-  // works from containers alone and the converge gate says so.
+  // false on a worker or with swarm inactive (GET /info says which, `swarm_role`): the
+  // runs gate works from containers alone and the converge gate says so.
   bool services_visible = true;
+  // From GET /info on every sync. `unknown` (locked/pending/error) closes runs and converge.
+  SwarmRole swarm_role = SwarmRole::manager;
+  std::string swarm_state = "active";  // LocalNodeState as Docker said it, for the reasons
+  // Non-empty on a manager whose last /services failed (503 quorum lost, 5xx, timeout):
+  // runs and converge are closed, with this as the why.
+  std::string services_error;
 
   // Containers in any state the model knows (the runs gate looks at live states only).
   std::vector<Container> containers;

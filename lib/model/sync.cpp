@@ -25,24 +25,28 @@ awaitable<std::expected<FreshSync, docker::Error>> fresh_sync(docker::Client& cl
   snap.docker_connected = true;
   snap.disk_path = config.disk.path.value_or(info->docker_root_dir);
 
-  auto first = co_await client.services();
-  if (!first) co_return std::unexpected(first.error());
-  const TimePoint first_at = Clock::now();
-  if (!*first) {
-    // 503: not a manager / swarm inactive. The runs gate works from containers alone.
-    snap.services_visible = false;
-  } else {
-    asio::steady_timer timer(client.executor());
-    timer.expires_after(kObservationGap);
-    co_await timer.async_wait(use_awaitable);
-    auto second = co_await client.services();
-    if (!second) co_return std::unexpected(second.error());
-    TimePoint second_at = Clock::now();
-    if (!*second) {
-      snap.services_visible = false;  // demoted between the two calls
+  // SPEC "The gates", swarm role: /info decides; /services is asked on a manager only.
+  snap.swarm_role = swarm_role_of(*info);
+  snap.swarm_state = info->swarm_local_node_state;
+  snap.services_visible = snap.swarm_role == SwarmRole::manager;
+  if (snap.swarm_role == SwarmRole::manager) {
+    auto first = co_await client.services();
+    const TimePoint first_at = Clock::now();
+    if (!first) {
+      // 503 (quorum lost, locked since /info), 5xx, timeout: unknown, runs/converge closed.
+      snap.services_error = first.error().message;
     } else {
-      snap.services_previous = ServiceObservation{first_at, std::move(**first)};
-      snap.services_latest = ServiceObservation{second_at, std::move(**second)};
+      asio::steady_timer timer(client.executor());
+      timer.expires_after(kObservationGap);
+      co_await timer.async_wait(use_awaitable);
+      auto second = co_await client.services();
+      const TimePoint second_at = Clock::now();
+      if (!second) {
+        snap.services_error = second.error().message;
+      } else {
+        snap.services_previous = ServiceObservation{first_at, std::move(*first)};
+        snap.services_latest = ServiceObservation{second_at, std::move(*second)};
+      }
     }
   }
 

@@ -48,6 +48,22 @@ struct EngineInfo {
   std::string server_version;
 };
 
+// The node's swarm role as GET /info tells it (SPEC "The gates", swarm role). A 503 from
+// /services alone never decides it: a locked or quorum-less manager answers 503 too
+// (FACTS "Faults seen on a real engine").
+enum class SwarmRole {
+  inactive,  // LocalNodeState "inactive": no services exist here
+  worker,    // "active", ControlAvailable false: the cluster's services are not visible
+  manager,   // "active", ControlAvailable true: /services must answer
+  unknown,   // "locked", "pending", "error" or anything new: the swarm's state is unknown
+};
+inline SwarmRole swarm_role_of(const EngineInfo& info) {
+  const auto& s = info.swarm_local_node_state;
+  if (s == "inactive" || s.empty()) return SwarmRole::inactive;
+  if (s == "active") return info.swarm_control_available ? SwarmRole::manager : SwarmRole::worker;
+  return SwarmRole::unknown;
+}
+
 // A prune candidate as `plan` lists it.
 struct Candidate {
   std::string id;

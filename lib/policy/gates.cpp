@@ -99,15 +99,39 @@ GateVerdict disk_gate(const Snapshot& snap, const Config& config) {
   return v;
 }
 
+// Why the swarm's services are unknown here (runs and converge closed), or nullopt.
+// SPEC "The gates", swarm role: locked/pending/error, and a manager whose /services fails.
+std::optional<std::string> services_unknown(const Snapshot& snap) {
+  if (snap.swarm_role == SwarmRole::unknown)
+    return fmt::format("swarm is {} on this node: its services are unknown", snap.swarm_state);
+  if (snap.swarm_role == SwarmRole::manager && !snap.services_error.empty())
+    return "services unknown on this manager: " + snap.services_error;
+  return std::nullopt;
+}
+
+// Why only containers are used, by role: a worker cannot see the cluster's services.
+std::string containers_only_reason(const Snapshot& snap) {
+  switch (snap.swarm_role) {
+    case SwarmRole::worker:
+      return "this node is a swarm worker: a worker cannot see the cluster's services, only containers are used";
+    case SwarmRole::inactive: return "swarm inactive on this node: no services, only containers are used";
+    default: return "services not visible on this node (not a manager / swarm inactive): only containers are used";
+  }
+}
+
 GateVerdict runs_gate(const Snapshot& snap, const Config& config, std::vector<std::string>& live) {
   GateVerdict v{GateId::runs, false, {}};
   if (!snap.docker_connected) return v.reason = "docker unreachable", v;
   if (!snap.synced) return v.reason = "not synced", v;
+  if (auto why = services_unknown(snap)) return v.reason = *why, v;
   std::set<std::string> stacks;
   auto consider = [&](const Labels& labels) {
     auto stack = stack_of(labels, config);
+    // SPEC "Never twice": a label value over 1 KiB never reaches the regex (std::regex
+    // recurses per character: a 100 KB value can exhaust the stack). It does not match.
+    if (!stack || stack->size() > kMaxMatchedLabelBytes) return;
     // regex_search: the operator's pattern means what it says (the default is anchored).
-    if (stack && std::regex_search(*stack, config.gates.run_stacks_re)) stacks.insert(*stack);
+    if (std::regex_search(*stack, config.gates.run_stacks_re)) stacks.insert(*stack);
   };
   // Any swarm service of a run stack counts, whatever its replica count: a deployed run
   // is live until its stack is removed.
@@ -118,7 +142,7 @@ GateVerdict runs_gate(const Snapshot& snap, const Config& config, std::vector<st
   live.assign(stacks.begin(), stacks.end());
   if (live.empty()) {
     v.open = true;
-    v.reason = "no run stack live";
+    v.reason = snap.services_visible ? "no run stack live" : "no run stack live; " + containers_only_reason(snap);
   } else {
     v.reason = fmt::format("run stack{} {} live", live.size() > 1 ? "s" : "", join_names(live));
   }
@@ -156,9 +180,10 @@ GateVerdict converge_gate(const Snapshot& snap, const Config& config, TimePoint 
   if (!config.gates.converge) return v.open = true, v.reason = "converge gate disabled", v;
   if (!snap.docker_connected) return v.reason = "docker unreachable", v;
   if (!snap.synced) return v.reason = "not synced", v;
+  if (auto why = services_unknown(snap)) return v.reason = *why, v;
   if (!snap.services_visible) {
     v.open = true;
-    v.reason = "services not visible on this node (not a manager / swarm inactive): only containers are used";
+    v.reason = containers_only_reason(snap);
     return v;
   }
   const auto& latest = snap.services_latest;

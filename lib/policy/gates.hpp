@@ -38,6 +38,9 @@ struct GateReport {
 // Evaluates every gate. Unknown means closed (docker not connected, not synced, disk unread).
 GateReport evaluate_gates(const Snapshot& snap, const Config& config, TimePoint now);
 
+// Label values longer than this never reach std::regex: they do not match (SPEC).
+inline constexpr std::size_t kMaxMatchedLabelBytes = 1024;
+
 // The stack a service or container belongs to: the first of config.gates.stack_labels present.
 std::optional<std::string> stack_of(const Labels& labels, const Config& config);
 // True when `state` is one of created/running/restarting/paused/removing.

@@ -21,8 +21,19 @@ constexpr const char* kErrorReload = "net.commoninternet.CiDockerPrune1.Error.Re
 // A wedged bus must not stall the event loop for sd-bus' default 25 s in the few
 // synchronous calls we make (Hello, RequestName) at connect time.
 constexpr std::uint64_t kSyncCallTimeoutUsec = 5'000'000;
-// After the bus goes away (dbus-daemon restart), try again this often.
+// After the bus goes away (dbus-daemon restart), or when it is absent at start, try
+// again this often.
 constexpr auto kReconnectDelay = std::chrono::seconds(5);
+// SPEC "Never twice": bounded D-Bus batches. A string-list property carries at most this
+// many names, then one "... and N more" entry (a leaked-run storm must not build a
+// multi-megabyte message; dbus-daemon's default max_message_size is 32 MiB).
+constexpr std::size_t kMaxListedNames = 100;
+
+// Why attach() failed: the name owned by another process is fatal at start.
+struct AttachError {
+  bool name_taken = false;
+  std::string message;
+};
 
 std::uint64_t monotonic_usec() {
   timespec ts{};
@@ -49,7 +60,8 @@ struct Core : std::enable_shared_from_this<Core> {
   Core(asio::any_io_executor e, Bus::Handlers h)
       : ex(e), handlers(std::move(h)), fd(e), timer(e), reconnect_timer(e) {}
 
-  std::expected<void, std::string> attach();
+  std::expected<void, AttachError> attach();
+  void schedule_reconnect();
   void detach();
   void process();
   void arm();
@@ -62,7 +74,7 @@ struct Core : std::enable_shared_from_this<Core> {
 
 int append_strings(sd_bus_message* reply, const std::vector<std::string>& v) {
   int r = sd_bus_message_open_container(reply, 'a', "s");
-  for (const auto& s : v) {
+  for (const auto& s : bounded_names(v)) {
     if (r < 0) return r;
     r = sd_bus_message_append(reply, "s", s.c_str());
   }
@@ -146,39 +158,58 @@ const sd_bus_vtable kVtable[] = {
 
 std::string bus_error(const char* what, int r) { return std::string("Failed to ") + what + ": " + std::strerror(-r); }
 
+// Who owns our name: "the unique name :1.42 (pid 1234)", as the bus daemon tells it
+// (GetNameOwner, GetConnectionUnixProcessID through sd-bus' name creds).
+std::string name_owner(sd_bus* b) {
+  sd_bus_creds* creds = nullptr;
+  if (sd_bus_get_name_creds(b, kBusName, SD_BUS_CREDS_UNIQUE_NAME | SD_BUS_CREDS_PID, &creds) < 0)
+    return "another process";
+  const char* unique = nullptr;
+  pid_t pid = 0;
+  std::string out = "another process";
+  if (sd_bus_creds_get_unique_name(creds, &unique) >= 0 && unique) out = std::string("the connection ") + unique;
+  if (sd_bus_creds_get_pid(creds, &pid) >= 0 && pid > 0) out += " (pid " + std::to_string(pid) + ")";
+  sd_bus_creds_unref(creds);
+  return out;
+}
+
 // ---- connection and pump ----------------------------------------------------------
 
-std::expected<void, std::string> Core::attach() {
+std::expected<void, AttachError> Core::attach() {
+  auto fail = [](std::string m, bool taken = false) { return std::unexpected(AttachError{taken, std::move(m)}); };
   sd_bus* b = nullptr;
-  if (int r = sd_bus_open_system(&b); r < 0) return std::unexpected(bus_error("connect to the system bus", r));
+  if (int r = sd_bus_open_system(&b); r < 0) return fail(bus_error("connect to the system bus", r));
   sd_bus_set_method_call_timeout(b, kSyncCallTimeoutUsec);
   int r = sd_bus_add_object_vtable(b, &slot, kBusPath, kBusInterface, kVtable, this);
   if (r < 0) {
     sd_bus_flush_close_unref(b);
-    return std::unexpected(bus_error("register the D-Bus object", r));
+    return fail(bus_error("register the D-Bus object", r));
   }
-  // No QUEUE flag: a second daemon must not silently wait behind the first.
+  // No QUEUE flag (sd-bus then sends DBUS_NAME_FLAG_DO_NOT_QUEUE): a second daemon must
+  // not silently wait behind the first.
   r = sd_bus_request_name(b, kBusName, 0);
   if (r < 0) {
     slot = sd_bus_slot_unref(slot);
+    std::string owner = r == -EEXIST ? name_owner(b) : std::string();
     sd_bus_flush_close_unref(b);
     if (r == -EEXIST)
-      return std::unexpected(std::string("Failed to acquire the bus name ") + kBusName +
-                             ": another process owns it (is a second daemon running?)");
-    return std::unexpected(bus_error((std::string("acquire the bus name ") + kBusName).c_str(), r));
+      return fail(std::string("Failed to start: the bus name ") + kBusName + " is owned by " + owner +
+                      ", another ci-docker-prune daemon",
+                  true);
+    return fail(bus_error((std::string("acquire the bus name ") + kBusName).c_str(), r));
   }
   const int raw = sd_bus_get_fd(b);
   if (raw < 0) {
     slot = sd_bus_slot_unref(slot);
     sd_bus_flush_close_unref(b);
-    return std::unexpected(bus_error("get the bus fd", raw));
+    return fail(bus_error("get the bus fd", raw));
   }
   boost::system::error_code ec;
   fd.assign(raw, ec);
   if (ec) {
     slot = sd_bus_slot_unref(slot);
     sd_bus_flush_close_unref(b);
-    return std::unexpected("Failed to watch the bus fd: " + ec.message());
+    return fail("Failed to watch the bus fd: " + ec.message());
   }
   bus = b;
   kick();
@@ -245,13 +276,24 @@ void Core::on_lost(int r) {
   for (auto& [id, m] : pending) sd_bus_message_unref(m);  // their callers lost the bus too
   pending.clear();
   detach();
+  schedule_reconnect();
+}
+
+// Retries until the bus is back (absent at start, or lost later). Each failure is logged
+// at debug: the first one was logged by whoever noticed it.
+void Core::schedule_reconnect() {
   if (closed) return;
   reconnect_timer.expires_after(kReconnectDelay);
   reconnect_timer.async_wait([self = shared_from_this()](const boost::system::error_code& e) {
     if (e || self->closed || self->bus) return;
     if (auto ok = self->attach(); !ok) {
-      spdlog::debug("{}", ok.error());
-      self->on_lost(-ENOTCONN);
+      if (ok.error().name_taken)
+        spdlog::warn("{}; retrying in {}s", ok.error().message, kReconnectDelay.count());
+      else
+        spdlog::debug("{}", ok.error().message);
+      self->schedule_reconnect();
+    } else {
+      spdlog::info("Connected to the system bus as {}", kBusName);
     }
   });
 }
@@ -332,8 +374,20 @@ class SdBus final : public Bus {
 
 std::expected<std::unique_ptr<Bus>, std::string> Bus::open(asio::any_io_executor ex, Handlers handlers) {
   auto core = std::make_shared<Core>(ex, std::move(handlers));
-  if (auto ok = core->attach(); !ok) return std::unexpected(ok.error());
+  if (auto ok = core->attach(); !ok) {
+    if (ok.error().name_taken) return std::unexpected(ok.error().message);
+    // No bus yet (dbus starts after us, or a dev run): serve it once it comes.
+    spdlog::warn("{}; retrying every {}s", ok.error().message, kReconnectDelay.count());
+    core->schedule_reconnect();
+  }
   return std::make_unique<SdBus>(std::move(core));
+}
+
+std::vector<std::string> bounded_names(const std::vector<std::string>& names) {
+  if (names.size() <= kMaxListedNames) return names;
+  std::vector<std::string> out(names.begin(), names.begin() + kMaxListedNames);
+  out.push_back("... and " + std::to_string(names.size() - kMaxListedNames) + " more");
+  return out;
 }
 
 }  // namespace cdp

@@ -4,8 +4,11 @@
 // - All of it runs on the executor given to open() (one thread, no locks); handlers are
 //   called from inside the bus dispatch and may call publish()/emit_prune_finished().
 // - publish() is cheap: call it on every change; only changed properties are signalled.
-// - If the bus goes away (dbus-daemon restart) the Bus reconnects every 5 s by itself and
-//   takes the name again; properties are served from the last publish().
+// - If the bus goes away (dbus-daemon restart), or is absent at open(), the Bus reconnects
+//   every 5 s by itself and takes the name again; properties are served from the last
+//   publish(). open() fails only when another process owns the name (SPEC: one daemon
+//   per host; the message names the owner's unique name and pid).
+// - String-list properties carry at most 100 names plus one "... and N more" entry.
 // - Methods are refused (AccessDenied) for callers without CAP_SYS_ADMIN whose uid is not
 //   ours, on top of the shipped policy (systemd/net.commoninternet.CiDockerPrune1.conf).
 // - A PruneReply called after close() (or after the bus was lost) is dropped silently;
@@ -54,8 +57,9 @@ class Bus {
     std::function<std::expected<void, std::string>()> reload;
   };
 
-  // Connects to the system bus, registers the object, requests the name, and attaches
-  // to the executor (bus fd + sd_bus_get_timeout). Fails with a "Failed to ..." message.
+  // Connects to the system bus, registers the object, requests the name (without
+  // queueing), and attaches to the executor (bus fd + sd_bus_get_timeout). Fails only
+  // when the name is owned by another connection, with one line naming it.
   static std::expected<std::unique_ptr<Bus>, std::string> open(asio::any_io_executor ex, Handlers handlers);
   virtual ~Bus() = default;
 
@@ -64,5 +68,8 @@ class Bus {
   virtual void emit_prune_finished(std::uint64_t reclaimed, const std::string& summary) = 0;
   virtual void close() = 0;
 };
+
+// The first 100 of `names`, then "... and N more" when there are more (bounded batches).
+std::vector<std::string> bounded_names(const std::vector<std::string>& names);
 
 }  // namespace cdp

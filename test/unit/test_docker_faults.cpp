@@ -313,7 +313,7 @@ TEST_CASE("negotiate: a Docker 29 engine gets its minimum version, and requests 
   asio::io_context io;
   Client client(io.get_executor(), server.path());
   std::optional<std::expected<std::string, Error>> version;
-  std::optional<std::expected<std::optional<std::vector<Service>>, Error>> services;
+  std::optional<std::expected<std::vector<Service>, Error>> services;
   asio::co_spawn(io, [&]() -> awaitable<void> {
     version = co_await client.negotiate(2s);
     services = co_await client.services();
@@ -327,6 +327,9 @@ TEST_CASE("negotiate: a Docker 29 engine gets its minimum version, and requests 
   CHECK(targets[0] == "GET /version HTTP/1.1");
   CHECK(targets[1] == "GET /v1.44/services?status=true HTTP/1.1");
   REQUIRE(bool(services));
-  REQUIRE(bool(*services));
-  CHECK_FALSE(services->value().has_value());  // 503: not a manager -> nullopt, not an error
+  // A 503 is an error, never "no services": a locked or quorum-less manager answers it
+  // too, and only /info tells a worker from those (FACTS).
+  REQUIRE_FALSE(bool(*services));
+  CHECK(services->error().kind == Error::Kind::http);
+  CHECK(services->error().status == 503);
 }

@@ -132,6 +132,44 @@ TEST_CASE("parse_info reads root dir, swarm state and version") {
   }
 }
 
+TEST_CASE("swarm role: /info alone tells a locked manager from a worker (a 503 does not)") {
+  auto j = fixture("info.json");
+  auto role = [&](json swarm) {
+    j["Swarm"] = std::move(swarm);
+    auto r = parse_info(j);
+    REQUIRE(r);
+    return swarm_role_of(*r);
+  };
+  CHECK(role(j["Swarm"]) == SwarmRole::manager);  // the captured fixture: a manager
+  // A locked manager as dockerd 20.10 reports it after an autolock restart: the node ids
+  // empty, ControlAvailable false (test_safety_engine.py::test_locked_swarm checks it live).
+  CHECK(role({{"NodeID", ""}, {"NodeAddr", ""}, {"LocalNodeState", "locked"}, {"ControlAvailable", false},
+              {"Error", ""}, {"RemoteManagers", nullptr}}) == SwarmRole::unknown);
+  CHECK(role({{"LocalNodeState", "pending"}, {"ControlAvailable", false}}) == SwarmRole::unknown);
+  CHECK(role({{"LocalNodeState", "error"}, {"ControlAvailable", false}}) == SwarmRole::unknown);
+  CHECK(role({{"LocalNodeState", "active"}, {"ControlAvailable", false}}) == SwarmRole::worker);
+  CHECK(role({{"LocalNodeState", "inactive"}, {"ControlAvailable", false}}) == SwarmRole::inactive);
+  j.erase("Swarm");
+  auto r = parse_info(j);
+  REQUIRE(r);
+  CHECK(swarm_role_of(*r) == SwarmRole::inactive);
+}
+
+TEST_CASE("parse_container_inspect: Restarting wins over Status") {
+  json j = {{"Id", "abc"}, {"Name", "/x"},
+            {"State", {{"Status", "exited"}, {"Restarting", true}, {"Running", false}}},
+            {"Config", {{"Image", "busybox"}, {"Labels", {{"com.docker.compose.project", "p"}}}}}};
+  auto c = parse_container_inspect(j);
+  REQUIRE(c);
+  CHECK(c->state == "restarting");
+  CHECK(c->name == "x");
+  CHECK(c->labels.at("com.docker.compose.project") == "p");
+  j["State"]["Restarting"] = false;
+  CHECK(parse_container_inspect(j)->state == "exited");
+  j.erase("State");
+  CHECK_FALSE(parse_container_inspect(j));
+}
+
 TEST_CASE("parse_event reads real event lines") {
   std::istringstream lines(read_fixture("events.ndjson"));
   std::string line;

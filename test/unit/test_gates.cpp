@@ -369,3 +369,76 @@ TEST_CASE("cooldown gate", "[gates][cooldown]") {
     CHECK(r.time_wakeup == t0() + 16min);
   }
 }
+
+TEST_CASE("swarm role closes runs and converge when the swarm's state is unknown", "[gates][swarm]") {
+  auto s = open_snapshot();
+  auto c = config();
+  const Labels stack_ns{{"com.docker.stack.namespace", kRun}};
+  SECTION("locked: both closed, saying the services are unknown, even with no container") {
+    s.swarm_role = SwarmRole::unknown;
+    s.swarm_state = "locked";
+    s.services_visible = false;
+    s.services_latest.reset();
+    s.services_previous.reset();
+    for (GateId id : {GateId::runs, GateId::converge}) {
+      auto g = gate(s, c, id);
+      CHECK_FALSE(g.open);
+      CHECK(g.reason == "swarm is locked on this node: its services are unknown");
+    }
+    CHECK(gate(s, c, GateId::disk).open);
+  }
+  SECTION("pending and error too") {
+    s.swarm_role = SwarmRole::unknown;
+    for (const char* st : {"pending", "error"}) {
+      s.swarm_state = st;
+      CHECK_FALSE(gate(s, c, GateId::runs).open);
+      CHECK_FALSE(gate(s, c, GateId::converge).open);
+    }
+  }
+  SECTION("a manager whose /services failed: both closed with the error") {
+    s.services_error = "Failed to list services: HTTP 503: rpc error: code = Unknown desc = The swarm does not have a leader";
+    s.services_latest.reset();
+    s.services_previous.reset();
+    auto g = gate(s, c, GateId::runs);
+    CHECK_FALSE(g.open);
+    CHECK(g.reason.starts_with("services unknown on this manager: Failed to list services: HTTP 503"));
+    CHECK_FALSE(gate(s, c, GateId::converge).open);
+  }
+  SECTION("a worker: containers only, and the reasons say a worker cannot see the cluster") {
+    s.swarm_role = SwarmRole::worker;
+    s.services_visible = false;
+    s.services_latest.reset();
+    s.services_previous.reset();
+    auto conv = gate(s, c, GateId::converge);
+    CHECK(conv.open);
+    CHECK(conv.reason == "this node is a swarm worker: a worker cannot see the cluster's services, only containers are used");
+    auto runs = gate(s, c, GateId::runs);
+    CHECK(runs.open);
+    CHECK(runs.reason.find("a worker cannot see the cluster") != std::string::npos);
+    s.containers = {container("x", "created", stack_ns)};
+    CHECK_FALSE(gate(s, c, GateId::runs).open);
+  }
+  SECTION("inactive: containers only") {
+    s.swarm_role = SwarmRole::inactive;
+    s.swarm_state = "inactive";
+    s.services_visible = false;
+    s.services_latest.reset();
+    s.services_previous.reset();
+    CHECK(gate(s, c, GateId::converge).reason == "swarm inactive on this node: no services, only containers are used");
+    CHECK(gate(s, c, GateId::runs).open);
+  }
+}
+
+TEST_CASE("label values over 1 KiB never reach the regex and do not match", "[gates][limits]") {
+  auto s = open_snapshot();
+  auto c = config();
+  c.gates.run_stacks = ".*";
+  c.gates.run_stacks_re = std::regex(c.gates.run_stacks, std::regex::ECMAScript);
+  s.containers = {container("big", "running", {{"com.docker.stack.namespace", std::string(100 * 1024, 'a')}})};
+  // 100 KB through std::regex would recurse per character (the stack risk).
+  CHECK(gate(s, c, GateId::runs).open);
+  s.containers = {container("edge", "running", {{"com.docker.stack.namespace", std::string(1024, 'a')}})};
+  CHECK_FALSE(gate(s, c, GateId::runs).open);
+  s.containers = {container("over", "running", {{"com.docker.stack.namespace", std::string(1025, 'a')}})};
+  CHECK(gate(s, c, GateId::runs).open);
+}

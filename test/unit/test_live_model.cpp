@@ -110,10 +110,15 @@ TEST_CASE("live model: container events") {
     fx = m.apply_event(event("container", "health_status: healthy", "x", attrs));
     CHECK(m.snapshot().containers[0].state == "running");
   }
-  SECTION("die drops it and asks for a disk re-read; the runs gate opens") {
+  SECTION("die keeps it live and asks for an inspect and a disk re-read; exited: the runs gate opens") {
     fx = m.apply_event(event("container", "die", "x", attrs));
-    CHECK(fx.changed);
     CHECK(fx.disk_changed);
+    REQUIRE(fx.inspect);
+    CHECK_FALSE(gates(m, t0).gate(GateId::runs).open);
+    Container exited;
+    exited.id = "x";
+    exited.state = "exited";
+    CHECK(m.apply_inspect("x", fx.inspect_ticket, exited));
     CHECK(m.snapshot().containers.empty());
     CHECK(gates(m, t0).gate(GateId::runs).open);
     // destroy after die: nothing left to change, still a disk hint
@@ -231,4 +236,133 @@ TEST_CASE("live model: image events and the disk") {
 
   m.set_last_prune(t0);
   CHECK(m.snapshot().last_prune_finished == t0);
+}
+
+TEST_CASE("live model: a heal re-list beside the open stream loses no event (no blind window)") {
+  // The daemon re-lists while it keeps applying events (docker_watch.cpp heal_loop);
+  // these are the orderings of list answer and events the model must get right.
+  LiveModel m = synced({container("a", "running", kStack)}, {});
+  SECTION("an event between the list's request and its answer is replayed on the list") {
+    const auto ticket = m.begin_relist();
+    // While the list is in flight: a run container is created, and `a` goes away.
+    m.apply_event(event("container", "create", "b", {{"com.docker.stack.namespace", kStack}}));
+    m.apply_event(event("container", "destroy", "a"));
+    // The list was taken before both: it still shows `a`, not `b`.
+    auto inspect = m.finish_relist(ticket, {container("a", "running", kStack)});
+    REQUIRE(inspect);
+    CHECK(inspect->empty());
+    const auto s = m.snapshot();
+    REQUIRE(s.containers.size() == 1);
+    CHECK(s.containers[0].id == "b");
+    CHECK(s.synced);  // never unsynced: the stream never closed
+  }
+  SECTION("a list taken after the events agrees with their replay") {
+    const auto ticket = m.begin_relist();
+    m.apply_event(event("container", "create", "b", {{"com.docker.stack.namespace", kStack}}));
+    REQUIRE(m.finish_relist(ticket, {container("a", "running", kStack), container("b", "created", kStack)}));
+    CHECK(m.snapshot().containers.size() == 2);
+  }
+  SECTION("the observation pair starts over") {
+    LiveModel n = synced({}, {service("s1", 1, 1)});
+    REQUIRE(n.set_services(std::vector<Service>{service("s1", 1, 1)}, t0 + 2s, n.service_generation()));
+    REQUIRE(n.snapshot().services_previous);
+    const auto ticket = n.begin_relist();
+    CHECK_FALSE(n.snapshot().services_previous);
+    REQUIRE(n.set_services(std::vector<Service>{service("s1", 1, 1)}, t0 + 4s, n.service_generation()));
+    CHECK_FALSE(n.snapshot().services_previous);  // the first after the heal pairs with nothing
+    REQUIRE(n.finish_relist(ticket, {}));
+  }
+  SECTION("a list outlived by a lost connection or a newer list changes nothing") {
+    const auto ticket = m.begin_relist();
+    m.set_connected(false);
+    m.set_connected(true);
+    CHECK_FALSE(m.finish_relist(ticket, {}));
+    const auto t1 = m.begin_relist();
+    const auto t2 = m.begin_relist();
+    CHECK_FALSE(m.finish_relist(t1, {}));
+    CHECK(m.finish_relist(t2, {container("a", "running", kStack)}));
+  }
+  SECTION("a die replayed on the list asks for an inspect again") {
+    const auto ticket = m.begin_relist();
+    auto fx = m.apply_event(event("container", "die", "a"));
+    REQUIRE(fx.inspect);
+    auto inspect = m.finish_relist(ticket, {container("a", "restarting", kStack)});
+    REQUIRE(inspect);
+    REQUIRE(inspect->size() == 1);
+    CHECK((*inspect)[0].id == "a");
+    CHECK((*inspect)[0].ticket != fx.inspect_ticket);
+    // The answer to the first inspect is stale now; only the second one counts.
+    CHECK_FALSE(m.apply_inspect("a", fx.inspect_ticket, std::nullopt));
+    CHECK(m.snapshot().containers.size() == 1);
+    CHECK(m.apply_inspect("a", (*inspect)[0].ticket, std::nullopt));
+    CHECK(m.snapshot().containers.empty());
+  }
+}
+
+TEST_CASE("live model: a dying container stays live until Docker says it is not restarting") {
+  LiveModel m = synced({container("a", "running", kStack)}, {});
+  auto fx = m.apply_event(event("container", "die", "a", {{"com.docker.stack.namespace", kStack}}));
+  REQUIRE(fx.inspect);
+  CHECK(*fx.inspect == "a");
+  CHECK(m.dying("a"));
+  CHECK_FALSE(gates(m, t0).gate(GateId::runs).open);  // still live: runs closed
+  SECTION("restart policy: Docker says restarting -> live, runs closed") {
+    Container inspected = container("a", "restarting", kStack);
+    CHECK(m.apply_inspect("a", fx.inspect_ticket, inspected));
+    CHECK(m.snapshot().containers.at(0).state == "restarting");
+    CHECK_FALSE(gates(m, t0).gate(GateId::runs).open);
+    // The crash loop goes on: start, die, inspect again.
+    m.apply_event(event("container", "start", "a", {{"com.docker.stack.namespace", kStack}}));
+    auto fx2 = m.apply_event(event("container", "die", "a", {{"com.docker.stack.namespace", kStack}}));
+    CHECK(fx2.inspect_ticket != fx.inspect_ticket);
+    CHECK_FALSE(gates(m, t0).gate(GateId::runs).open);
+  }
+  SECTION("no restart: exited -> gone, runs open") {
+    CHECK(m.apply_inspect("a", fx.inspect_ticket, container("a", "exited", kStack)));
+    CHECK(m.snapshot().containers.empty());
+    CHECK(gates(m, t0).gate(GateId::runs).open);
+  }
+  SECTION("404: gone") {
+    CHECK(m.apply_inspect("a", fx.inspect_ticket, std::nullopt));
+    CHECK(m.snapshot().containers.empty());
+  }
+  SECTION("an answer older than a later start is ignored") {
+    m.apply_event(event("container", "start", "a", {{"com.docker.stack.namespace", kStack}}));
+    CHECK_FALSE(m.apply_inspect("a", fx.inspect_ticket, container("a", "exited", kStack)));
+    CHECK(m.snapshot().containers.at(0).state == "running");
+  }
+  SECTION("destroy or a list decides too") {
+    m.apply_event(event("container", "destroy", "a"));
+    CHECK(m.snapshot().containers.empty());
+    CHECK_FALSE(m.dying("a"));
+  }
+  SECTION("a list without it") {
+    m.set_containers({});
+    CHECK_FALSE(m.dying("a"));
+    CHECK_FALSE(m.apply_inspect("a", fx.inspect_ticket, container("a", "running", kStack)));
+  }
+}
+
+TEST_CASE("live model: swarm role and a manager's failed /services reach the snapshot") {
+  LiveModel m = synced({}, {service("s1", 1, 1)});
+  EngineInfo info;
+  info.swarm_local_node_state = "active";
+  info.swarm_control_available = true;
+  m.set_info(info);
+  m.set_services_error("Failed to list services: HTTP 503: The swarm does not have a leader");
+  auto s = m.snapshot();
+  CHECK(s.swarm_role == SwarmRole::manager);
+  CHECK_FALSE(s.services_latest);
+  CHECK_FALSE(gates(m, t0).gate(GateId::runs).open);
+  CHECK_FALSE(gates(m, t0).gate(GateId::converge).open);
+  // Listing again clears it.
+  REQUIRE(m.set_services(std::vector<Service>{service("s1", 1, 1)}, t0 + 1s, m.service_generation()));
+  CHECK(m.snapshot().services_error.empty());
+  // Locked after a restart: /info says so; gates closed whatever the lists say.
+  info.swarm_local_node_state = "locked";
+  info.swarm_control_available = false;
+  m.set_info(info);
+  REQUIRE(m.set_services(std::nullopt, t0 + 2s, m.service_generation()));
+  CHECK(m.snapshot().swarm_role == SwarmRole::unknown);
+  CHECK(gates(m, t0 + 2s).gate(GateId::runs).reason == "swarm is locked on this node: its services are unknown");
 }
