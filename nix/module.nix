@@ -60,7 +60,9 @@ in
       description = "Surgical Docker prune daemon that keeps the image cache";
       documentation = [ "file:///usr/share/doc/ci-docker-prune/runbook.md" ];
       after = [ "docker.service" "docker.socket" ];
-      wantedBy = [ "multi-user.target" ];
+      # Docker stopped on purpose stays stopped: see the shipped unit.
+      partOf = [ "docker.service" ];
+      wantedBy = [ "multi-user.target" "docker.service" ];
       reloadTriggers = [ configText ];
       unitConfig = {
         StartLimitIntervalSec = "10min";
@@ -72,7 +74,8 @@ in
         NotifyAccess = "main";
         ExecStart = "${cfg.package}/bin/ci-docker-prune daemon";
         # NixOS has /bin/sh (environment.binsh) but no /bin/kill: the shell builtin.
-        ExecReload = "/bin/sh -c 'kill -HUP $MAINPID'";
+        # Validate first, so a rejected config fails the reload (and the switch).
+        ExecReload = "/bin/sh -c '${cfg.package}/bin/ci-docker-prune check-config >/dev/null && kill -HUP $MAINPID'";
         WatchdogSec = "60s";
         Restart = "on-failure";
         RestartSec = "5s";

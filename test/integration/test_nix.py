@@ -71,6 +71,8 @@ def render_unit(service):
         unit.append("Documentation=" + " ".join(service["documentation"]))
     if service.get("after"):
         unit.append("After=" + " ".join(service["after"]))
+    if service.get("partOf"):
+        unit.append("PartOf=" + " ".join(service["partOf"]))
     unit += lines(service.get("unitConfig", {}))
     unit += ["", "[Service]", *lines(service["serviceConfig"])]
     unit += ["", "[Install]", "WantedBy=" + " ".join(service.get("wantedBy", []))]
@@ -138,6 +140,10 @@ def test_generated_unit_mirrors_the_shipped_unit(nix_env, tmp_path):
     store = res["package"]["storePath"]
     assert generated.pop(("Service", "ExecStart")) == [f"{store}/bin/ci-docker-prune daemon"]
     assert shipped.pop(("Service", "ExecStart")) == ["/usr/bin/ci-docker-prune daemon"]
+    # ExecReload validates with the same binary before it signals (issue 12).
+    reload = "/bin/sh -c '{}/bin/ci-docker-prune check-config >/dev/null && kill -HUP $MAINPID'"
+    assert generated.pop(("Service", "ExecReload")) == [reload.format(store)]
+    assert shipped.pop(("Service", "ExecReload")) == [reload.format("/usr")]
     assert generated == shipped
     assert res["dbusPackages"] == [res["package"]["name"]]  # the bus policy
     assert res["package"]["name"] in res["systemPackages"]  # the CLI for operators
