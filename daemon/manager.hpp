@@ -18,9 +18,16 @@
 #include "model/live_model.hpp"
 #include "policy/decision.hpp"
 #include "report/bus.hpp"
+#include "report/disk_split.hpp"
 #include "wakeup.hpp"
 
 namespace cdp {
+
+// The still_full warning: its one-line message and, when Docker answered /system/df, the split.
+struct StillFull {
+  std::string message;
+  std::optional<DiskSplit> split;
+};
 
 class Manager {
  public:
@@ -66,6 +73,8 @@ class Manager {
   void start_prune(bool manual, bool ignore_disk, Bus::PruneReply reply);
   awaitable<void> prune_job(bool manual, bool ignore_disk, Bus::PruneReply reply);
   std::optional<std::string> gate_check(bool manual, bool ignore_disk);
+  // --- still_full.cpp: what the disk holds, for the still_full warning (GET /system/df)
+  awaitable<StillFull> describe_still_full(const std::string& head);  // head outlives the await
 
   asio::io_context& io_;
   asio::any_io_executor ex_;
@@ -103,6 +112,13 @@ class Manager {
   std::array<std::optional<TimePoint>, 4> blocking_since_;  // per gate, while the disk is over
   std::optional<TimePoint> last_blocked_long_;
   bool prune_stopping_requested_ = false;
+
+  // What `status` shows about the config and the last still_full (issue 12).
+  void note_config_loaded();
+  std::string config_file() const;
+  TimePoint config_loaded_at_{};
+  std::string config_hash_;                // "" when no file was read (all defaults)
+  std::optional<std::string> still_full_;  // the last still_full message, until the disk drops below
 
   // Bus, signals, lifecycle
   std::unique_ptr<Bus> bus_;

@@ -2,11 +2,14 @@
 // decision's wake-up time, decide(); report gate changes, STATUS, D-Bus; start one prune
 // when the decision says so, re-checking the gates on the live model before each step.
 // Must not evaluate gates itself (policy/) or build prune requests (prune/).
+#include <cmath>
+
 #include <spdlog/spdlog.h>
 
 #include "manager.hpp"
 #include "policy/gates.hpp"
 #include "prune/executor.hpp"
+#include "report/health.hpp"
 #include "report/journal.hpp"
 #include "report/notify.hpp"
 #include "report/status_line.hpp"
@@ -132,8 +135,9 @@ void Manager::publish(const Decision& d, const Snapshot& snap, TimePoint now) {
   b.state = state_name(d.state);
   b.docker_connected = snap.docker_connected;
   b.disk_path = snap.disk_path;
-  b.disk_used_percent = snap.disk ? snap.disk->percent() : 0;
-  b.disk_inodes_used_percent = snap.disk ? snap.disk->inode_percent() : 0;
+  // Unknown is NaN, never 0.0 % (issue 12); `status` shows "unknown" / null.
+  b.disk_used_percent = snap.disk ? snap.disk->percent() : std::nan("");
+  b.disk_inodes_used_percent = snap.disk ? snap.disk->inode_percent() : std::nan("");
   b.disk_threshold_percent = config_.disk.threshold_percent;
   for (const auto& g : d.report.gates) b.gates.emplace_back(gate_name(g.id), g.open, g.reason);
   b.live_run_stacks = d.report.live_run_stacks;
@@ -141,6 +145,31 @@ void Manager::publish(const Decision& d, const Snapshot& snap, TimePoint now) {
   b.last_prune_finished_us = epoch_us(snap.last_prune_finished);
   b.last_prune_reclaimed_bytes = last_reclaimed_.value_or(0);
   b.next_prune_not_before_us = epoch_us(d.next_prune_not_before);
+  b.disk_inode_threshold_percent = config_.disk.inode_threshold_percent;
+  b.stuck_services = d.report.stuck_services;
+  b.config_path = config_file();
+  b.config_loaded_at_us = epoch_us(config_loaded_at_);
+  b.config_hash = config_hash_;
+  b.version = CDP_VERSION;
+  b.dry_run = config_.prune.dry_run;
+  const bool disk_over = d.report.gate(GateId::disk).open;
+  if (!disk_over) still_full_.reset();  // the episode is over
+  WarningInputs w;
+  w.dry_run = config_.prune.dry_run;
+  w.docker_connected = snap.docker_connected;
+  w.disk_known = snap.disk.has_value();
+  w.disk_over = disk_over;
+  w.any_step_enabled = config_.prune.containers || config_.prune.images || config_.prune.build_cache;
+  w.still_full = still_full_;
+  for (GateId id : {GateId::runs, GateId::converge}) {
+    const auto& since = blocking_since_[static_cast<int>(id)];
+    if (!since || now - *since <= kBlockedLong) continue;
+    w.blocked_long = fmt::format("the {} gate has blocked pruning for {}: {}", gate_name(id),
+                                 format_age(std::chrono::duration_cast<Duration>(now - *since)),
+                                 d.report.gate(id).reason);
+    break;
+  }
+  b.warnings = collect_warnings(w);
   if (bus_published_ && b == last_bus_) return;
   bus_->publish(b);
   last_bus_ = std::move(b);
@@ -238,11 +267,21 @@ awaitable<void> Manager::prune_job(bool manual, bool ignore_disk, Bus::PruneRepl
   if (attempted && !prune.dry_run && !stopping_) {
     read_disk();
     const GateReport r = evaluate_gates(model_.snapshot(), config_, now);
-    if (r.gate(GateId::disk).open)
-      journal::event(spdlog::level::warn, "still_full", {{"CDP_DISK_PERCENT", disk_percent(model_.snapshot())}},
-                     fmt::format("Still full after the prune ({}): the rest is image cache (tagged images) or "
-                                 "volumes, which this policy keeps",
-                                 r.gate(GateId::disk).reason));
+    if (r.gate(GateId::disk).open) {
+      // Say what the disk holds (issue 12): reclaimable later, kept, not Docker.
+      const std::string head = fmt::format("Still full after the prune ({})", r.gate(GateId::disk).reason);
+      const StillFull full = co_await describe_still_full(head);
+      still_full_ = full.message;
+      journal::Fields fields{{"MESSAGE_ID", journal::kStillFullMessageId},
+                             {"CDP_DISK_PERCENT", disk_percent(model_.snapshot())}};
+      if (full.split) {
+        fields.emplace_back("CDP_RECLAIMABLE_NOW_BYTES", std::to_string(full.split->now()));
+        fields.emplace_back("CDP_RECLAIMABLE_LATER_BYTES", std::to_string(full.split->later()));
+        fields.emplace_back("CDP_KEPT_BYTES", std::to_string(full.split->kept()));
+        fields.emplace_back("CDP_NOT_DOCKER_BYTES", std::to_string(full.split->not_docker));
+      }
+      journal::event(spdlog::level::warn, "still_full", fields, full.message);
+    }
   }
   if (reply) reply(outcome, result.reclaimed);
   if (stopping_) {
