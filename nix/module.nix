@@ -7,22 +7,22 @@
 
 let
   cfg = config.services.ci-docker-prune;
+  settingsFormat = pkgs.formats.json { };
   # Every key is optional; `{ }` means all defaults (docs/configuration.md).
   configText = builtins.toJSON cfg.settings;
+  # nixpkgs has no ci-docker-prune (yet): default to the package of this checkout.
+  pkgsWithOurs = pkgs // { ci-docker-prune = pkgs.ci-docker-prune or (pkgs.callPackage ./package.nix { }); };
 in
 {
   options.services.ci-docker-prune = {
     enable = lib.mkEnableOption "ci-docker-prune, the daemon that keeps the Docker image cache and prunes surgically";
 
-    package = lib.mkOption {
-      type = lib.types.package;
-      default = pkgs.callPackage ./package.nix { };
-      defaultText = lib.literalExpression "pkgs.callPackage ./package.nix { }";
-      description = "The ci-docker-prune package (binary and D-Bus policy).";
+    package = lib.mkPackageOption pkgsWithOurs "ci-docker-prune" {
+      extraDescription = " Without pkgs.ci-docker-prune, the package of this checkout (nix/package.nix).";
     };
 
     settings = lib.mkOption {
-      type = lib.types.attrsOf lib.types.anything;
+      type = settingsFormat.type;
       default = { };
       example = lib.literalExpression ''
         {
@@ -35,7 +35,13 @@ in
         The JSON configuration (docs/configuration.md), written to
         /etc/ci-docker-prune/config.json. Unknown keys are rejected by the daemon, so a
         typo fails the service start instead of silently changing the policy. A change
-        reloads the daemon (SIGHUP); a rejected config keeps the old one running.
+        reloads the daemon after `ci-docker-prune check-config` accepted it; a rejected
+        config fails the reload (and `nixos-rebuild switch`) and keeps the old one running.
+        The keys operators set most: `disk.threshold_percent` and
+        `disk.inode_threshold_percent` (default 80; a percentage, not a fraction),
+        `prune.until` (default "24h"), `prune.cooldown` (default "15m"),
+        `gates.run_stacks` (a regex for your CI's stack names: the default matches one CI's
+        naming only), `prune.dry_run` (default false).
       '';
     };
   };
@@ -58,7 +64,8 @@ in
 
     systemd.services.ci-docker-prune = {
       description = "Surgical Docker prune daemon that keeps the image cache";
-      documentation = [ "file:///usr/share/doc/ci-docker-prune/runbook.md" ];
+      # The runbook in the package (NixOS has no /usr/share/doc).
+      documentation = [ "file://${cfg.package}/share/doc/ci-docker-prune/runbook.md" ];
       after = [ "docker.service" "docker.socket" ];
       # Docker stopped on purpose stays stopped: see the shipped unit.
       partOf = [ "docker.service" ];

@@ -140,6 +140,10 @@ def test_generated_unit_mirrors_the_shipped_unit(nix_env, tmp_path):
     store = res["package"]["storePath"]
     assert generated.pop(("Service", "ExecStart")) == [f"{store}/bin/ci-docker-prune daemon"]
     assert shipped.pop(("Service", "ExecStart")) == ["/usr/bin/ci-docker-prune daemon"]
+    # The runbook from the package (NixOS has no /usr/share/doc); the shipped unit's
+    # /usr/share/doc is what CMake rewrites to the install prefix.
+    assert generated.pop(("Unit", "Documentation")) == [f"file://{store}/share/doc/ci-docker-prune/runbook.md"]
+    assert shipped.pop(("Unit", "Documentation")) == ["file:///usr/share/doc/ci-docker-prune/runbook.md"]
     # ExecReload validates with the same binary before it signals (issue 12).
     reload = "/bin/sh -c '{}/bin/ci-docker-prune check-config >/dev/null && kill -HUP $MAINPID'"
     assert generated.pop(("Service", "ExecReload")) == [reload.format(store)]
@@ -209,5 +213,44 @@ def test_package_is_the_cmake_build(nix_env, tmp_path):
     # The version is the CMake project's.
     cmake_version = re.search(r"project\(ci-docker-prune VERSION (\S+)", (REPO / "CMakeLists.txt").read_text())
     assert cmake_version and p["version"] == cmake_version.group(1)
-    # The installed unit is pointed at the store binary.
-    assert "/usr/bin/ci-docker-prune $out/bin/ci-docker-prune" in p["postInstall"]
+    # No postInstall patching: CMake points the unit at the prefix (next test).
+    assert p["postInstall"] is None
+
+
+def test_cmake_install_points_the_unit_at_the_store(tmp_path):
+    """The build phases against the real tree: CMake configured with a store prefix, as
+    Nix's cmake hook does, writes the unit with $out's paths; a substituteInPlace of
+    /usr/bin (package.nix had one) would match nothing and fail the build (issue 12)."""
+    if shutil.which("cmake") is None:
+        pytest.skip("cmake not installed")
+    out = "/nix/store/00000000000000000000000000000000-ci-docker-prune-0.1.0"
+    r = subprocess.run(["cmake", "-S", str(REPO), "-B", str(tmp_path / "b"), f"-DCMAKE_INSTALL_PREFIX={out}",
+                        "-DCDP_TESTS=OFF"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    unit = (tmp_path / "b" / "ci-docker-prune.service").read_text()
+    assert f"ExecStart={out}/bin/ci-docker-prune daemon" in unit
+    assert f"{out}/bin/ci-docker-prune check-config" in unit
+    assert f"Documentation=file://{out}/share/doc/ci-docker-prune/runbook.md" in unit
+    assert "/usr/bin/" not in unit and "/usr/share/doc" not in unit
+    # Any substituteInPlace left in package.nix must still find its text in the unit.
+    for old in re.findall(r"--replace-fail\s+(\S+)", (REPO / "nix" / "package.nix").read_text()):
+        assert old in unit, f"substituteInPlace --replace-fail {old} matches nothing"
+
+
+def test_package_source_leaves_out_build_dirs_and_caches(nix_env, tmp_path):
+    """lib.cleanSource (the stub mirrors nixpkgs' filter) keeps build/ and .cache/; the
+    package's own filter must drop them and keep every tracked top-level entry."""
+    tracked = subprocess.run(["git", "-C", str(REPO), "ls-files"], capture_output=True, text=True).stdout.split()
+    top = sorted({t.split("/")[0] for t in tracked})
+    if not top:
+        pytest.skip("not a git checkout")
+    kinds = {name: ("directory" if (REPO / name).is_dir() else "regular") for name in top}
+    junk = {"build": "directory", "build-asan": "directory", ".cache": "directory", ".git": "directory",
+            "result": "symlink", "result-doc": "symlink", ".pytest_cache": "directory"}
+    entries = [*kinds.items(), *junk.items()]
+    nix_list = "[ " + " ".join(f'{{ path = "{REPO}/{n}"; type = "{t}"; }}' for n, t in entries) + " ]"
+    r = nix(nix_env, "--eval", "--strict", "--json", str(HARNESS), "--arg", "sourceEntries", nix_list)
+    assert r.returncode == 0, r.stderr
+    kept = dict(zip([n for n, _ in entries], json.loads(r.stdout)["package"]["sourceKept"]))
+    assert all(kept[n] for n in kinds), {n: k for n, k in kept.items() if n in kinds and not k}
+    assert not any(kept[n] for n in junk), {n: k for n, k in kept.items() if n in junk}

@@ -7,6 +7,31 @@ let
 
   showPath = path: concatStringsSep "." path;
 
+  hasPrefix = pref: str: builtins.substring 0 (builtins.stringLength pref) str == pref;
+  hasSuffix = suf: str:
+    let ls = builtins.stringLength str; lf = builtins.stringLength suf;
+    in lf <= ls && builtins.substring (ls - lf) lf str == suf;
+  cleanSourceFilter = name: type:
+    let baseName = baseNameOf (toString name); in
+    !((type == "directory" && (baseName == ".git" || baseName == ".svn" || baseName == "CVS" || baseName == ".hg"))
+      || hasSuffix "~" baseName
+      || builtins.match "^\\.sw[a-z]$" baseName != null
+      || builtins.match "^\\..*\\.sw[a-z]$" baseName != null
+      || hasSuffix ".o" baseName
+      || hasSuffix ".so" baseName
+      || (type == "symlink" && hasPrefix "result" baseName)
+      || type == "unknown");
+  cleanSourceWith = { src, filter ? _: _: true, name ? null }:
+    let
+      orig = src.origSrc or src;
+      before = src.filter or (_: _: true);
+    in {
+      _isLibCleanSourceWith = true;
+      origSrc = orig;
+      filter = path: type: before path type && filter path type;
+      outPath = toString orig;
+    };
+
   # Every definition must be equal (nixpkgs: mergeEqualOption).
   mergeEqual = path: values:
     if all (v: v == head values) values then head values
@@ -47,6 +72,15 @@ let
         then zipAttrsWith (n: vs: anything.merge (path ++ [ n ]) vs) values
         else mergeEqual path values;
     };
+    # Harness only: the type of nixpkgs' `(pkgs.formats.json { }).type` (a JSON value;
+    # attribute sets merge recursively, anything else must agree), exposed via pkgs.nix.
+    stubJsonValue = mkType {
+      name = "JSON value";
+      check = v: v == null || builtins.isBool v || isInt v || builtins.isFloat v || isString v
+        || (isList v && all stubJsonValue.check v)
+        || (isAttrs v && (v.type or null) != "derivation" && all stubJsonValue.check (attrValues v));
+      merge = anything.merge;
+    };
     # Harness only (not in nixpkgs): an attribute set limited to the given keys, so a
     # misspelt NixOS option under e.g. systemd.services.<name> fails like it would there.
     stubStrictAttrs = allowed: mkType {
@@ -69,7 +103,23 @@ in
   mkIf = condition: content: { _type = "if"; inherit condition content; };
   mkMerge = contents: { _type = "merge"; inherit contents; };
   literalExpression = text: { _type = "literalExpression"; inherit text; };
-  cleanSource = src: src;
+  # nixpkgs lib/options.nix: a package option defaulting to pkgs.<name> (a path list allowed).
+  mkPackageOption = pkgs: name: { default ? [ name ], extraDescription ? "", example ? null }:
+    let path = if isList default then default else [ default ]; in {
+      _type = "option";
+      type = types.package;
+      default = foldl' (set: n: set.${n}) pkgs path;
+      defaultText = { _type = "literalExpression"; text = "pkgs." + concatStringsSep "." path; };
+      description = "The ${name} package to use." + extraDescription;
+    };
+  # nixpkgs lib/sources.nix, same semantics: cleanSourceFilter drops VCS dirs, editor
+  # backups, object files, `result` symlinks and unknown file types; cleanSourceWith
+  # composes filters (both must keep a path) and remembers the original source. Paths
+  # reach a filter as absolute path strings, as with builtins.path. No store copy here:
+  # the harness applies `filter` itself (test_nix.py, against the real tree).
+  inherit cleanSourceFilter cleanSourceWith;
+  cleanSource = src: cleanSourceWith { filter = cleanSourceFilter; inherit src; };
+  inherit hasPrefix hasSuffix;
   platforms.linux = [ "x86_64-linux" "aarch64-linux" ];
   concatMapStrings = f: list: concatStringsSep "" (map f list);
   inherit showPath;
