@@ -268,6 +268,8 @@ def test_status_shows_config_version_dry_run_and_next_prune(cdp_bin, bus, clean_
         assert "Next prune not before: now" not in out and "Next prune: now" not in out
         assert "Next prune: not scheduled: the disk is below the threshold" in out, out
         assert check(cdp_bin, bus)[0] == 0
+        # The first record names the version and the config file.
+        assert f"Starting ci-docker-prune {version} with {cfg}: docker {clean_engine.host}" in d.output(), d.output()
 
         # Edited but not reloaded: status says the file changed since.
         cfg.write_text(json.dumps({"docker": {"host": clean_engine.host}, **CONFIG,
@@ -332,6 +334,8 @@ def test_status_check_critical_over_threshold_with_no_prune_possible(cdp_bin, bu
         code, line = wait_until(lambda: (c := check(cdp_bin, bus))[0] == 2 and c, timeout=30,
                                 what="status --check to turn critical")
         assert "no_prune_possible: " in line and line.startswith("CRITICAL: "), line
+        # 0.001 % is valid but surely a mistake: the daemon says so at start (and runs).
+        assert "disk.threshold_percent is 0.001: a percentage, not a fraction" in d.output(), d.output()
     finally:
         assert d.stop() == 0, d.output()
 
