@@ -22,7 +22,40 @@ in
     };
 
     settings = lib.mkOption {
-      type = settingsFormat.type;
+      # RFC 42: any key of docs/configuration.md, in the config's own JSON shape; the ones
+      # operators set most are declared (typed, documented, with the daemon's defaults).
+      type = lib.types.submodule {
+        freeformType = settingsFormat.type;
+        options = {
+          disk.threshold_percent = lib.mkOption {
+            type = lib.types.numbers.between 0 100;
+            default = 80;
+            description = ''
+              Used bytes, in percent (not a fraction: 0.8 means 0.8 %), of the filesystem
+              holding Docker's root at which the disk gate opens. Leave room above it for
+              everything CI writes until its runs end (runbook, "Picking the threshold").
+            '';
+          };
+          disk.inode_threshold_percent = lib.mkOption {
+            type = lib.types.numbers.between 0 100;
+            default = 80;
+            description = "Used inodes, in percent, at which the disk gate opens too.";
+          };
+          prune.until = lib.mkOption {
+            type = lib.types.str;
+            default = "24h";
+            description = ''
+              Only objects older than this go (a Go duration, passed to Docker's prune
+              filter): stopped containers, dangling images, build cache unused for this long.
+            '';
+          };
+          prune.dry_run = lib.mkOption {
+            type = lib.types.bool;
+            default = false;
+            description = "Decide and log, send no prune (`status --check` warns while it is on).";
+          };
+        };
+      };
       default = { };
       example = lib.literalExpression ''
         {

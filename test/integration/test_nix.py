@@ -112,8 +112,8 @@ def test_settings_render_to_the_json_config(nix_env, tmp_path, cdp_bin):
     text = res["etc"]["ci-docker-prune/config.json"]["text"]
     assert json.loads(text) == {
         "disk": {"threshold_percent": 85, "path": None, "inode_threshold_percent": 90},
-        "prune": {"until": "48h"},
-        "gates": {"run_stacks": "^ci-[0-9a-f]{6}$"},
+        "prune": {"until": "48h", "dry_run": False},  # declared options carry their defaults
+        "gates": {"run_stacks": "^ci-[0-9a-f]{6}$"},  # freeform: any key of the config
     }
     # A change reloads (SIGHUP) rather than restarts the daemon.
     assert res["services"]["ci-docker-prune"]["reloadTriggers"] == [text]
@@ -125,10 +125,29 @@ def test_settings_render_to_the_json_config(nix_env, tmp_path, cdp_bin):
     assert json.loads(chk.stdout)["disk"]["inode_threshold_percent"] == 90
 
 
-def test_default_settings_mean_all_defaults(nix_env, tmp_path):
+def test_default_settings_mean_all_defaults(nix_env, tmp_path, cdp_bin):
     res, r = evaluate(nix_env, tmp_path, ENABLED)
     assert res is not None, r.stderr
-    assert json.loads(res["etc"]["ci-docker-prune/config.json"]["text"]) == {}
+    text = res["etc"]["ci-docker-prune/config.json"]["text"]
+    # The documented options (RFC 42 settings) are written with the daemon's own defaults...
+    assert json.loads(text) == {"disk": {"threshold_percent": 80, "inode_threshold_percent": 80},
+                                "prune": {"until": "24h", "dry_run": False}}
+    # ...so the effective config is exactly the daemon's defaults.
+    cfg, empty = tmp_path / "config.json", tmp_path / "empty.json"
+    cfg.write_text(text)
+    empty.write_text("{}")
+    got = [subprocess.run([cdp_bin, "check-config", "-c", str(p)], capture_output=True, text=True, timeout=30)
+           for p in (cfg, empty)]
+    assert all(g.returncode == 0 for g in got) and got[0].stdout == got[1].stdout, got
+
+
+def test_declared_settings_are_typed(nix_env, tmp_path):
+    res, r = evaluate(nix_env, tmp_path, ENABLED,
+                      "{ ... }: { services.ci-docker-prune.settings.disk.threshold_percent = 250; }")
+    assert res is None and "settings.disk.threshold_percent' is not of type" in r.stderr, r.stderr
+    res, r = evaluate(nix_env, tmp_path, ENABLED,
+                      '{ ... }: { services.ci-docker-prune.settings.prune.dry_run = "yes"; }')
+    assert res is None and "is not of type `bool'" in r.stderr, r.stderr
 
 
 def test_generated_unit_mirrors_the_shipped_unit(nix_env, tmp_path):

@@ -39,6 +39,25 @@ let
 
   mkType = { name, check, merge ? mergeEqual }: { _type = "option-type"; inherit name check merge; };
 
+  isOptionDecl = v: isAttrs v && (v._type or null) == "option";
+  evalSubmodule = freeform: path: decls: values:
+    let
+      declared = builtins.attrNames decls;
+      free = map (v: removeAttrs v declared) values;
+      field = n: concatLists (map (v: if v ? ${n} then [ v.${n} ] else [ ]) values);
+      one = n: d:
+        let vs = field n; p = path ++ [ n ]; in
+        if isOptionDecl d then
+          (if vs == [ ] then (d.default or (throw "The option `${showPath p}' is used but not defined."))
+           else if !(all d.type.check vs) then throw "A definition for option `${showPath p}' is not of type `${d.type.name}'."
+           else d.type.merge p vs)
+        else evalSubmodule freeform p d vs;
+    in
+    (if freeform == null then
+      (if all (v: v == { }) free then { } else throw "The option `${showPath path}' has undeclared keys.")
+     else freeform.merge path free)
+    // mapAttrs one decls;
+
   types = rec {
     bool = mkType { name = "bool"; check = isBool; };
     str = mkType { name = "str"; check = isString; };
@@ -71,6 +90,19 @@ let
         if all isAttrs values && all (v: (v.type or null) != "derivation") values
         then zipAttrsWith (n: vs: anything.merge (path ++ [ n ]) vs) values
         else mergeEqual path values;
+    };
+    # nixpkgs' types.numbers.between: an int or float in [lo, hi].
+    numbers.between = lo: hi: mkType {
+      name = "number between ${toString lo} and ${toString hi} (both inclusive)";
+      check = v: (isInt v || builtins.isFloat v) && v >= lo && v <= hi;
+    };
+    # nixpkgs' types.submodule for a module of the RFC 42 shape { freeformType; options; }
+    # (no imports, no config): declared options are type-checked and defaulted, every
+    # other key is merged by the freeform type, at every level of nesting.
+    submodule = m: mkType {
+      name = "submodule";
+      check = isAttrs;
+      merge = path: values: evalSubmodule m.freeformType path (m.options or { }) values;
     };
     # Harness only: the type of nixpkgs' `(pkgs.formats.json { }).type` (a JSON value;
     # attribute sets merge recursively, anything else must agree), exposed via pkgs.nix.
