@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "report_json.hpp"
 #include "config/config.hpp"
 #include "docker/client.hpp"
 #include "model/sync.hpp"
@@ -119,7 +120,7 @@ std::string closed_reasons(const GateReport& r, bool ignore_disk) {
 
 json gates_json(const GateReport& r) {
   json gates = json::array();
-  for (const auto& g : r.gates) gates.push_back({{"name", gate_name(g.id)}, {"open", g.open}, {"reason", g.reason}});
+  for (const auto& g : r.gates) gates.push_back(gate_json(gate_name(g.id), g.open, g.reason));
   return gates;
 }
 
@@ -128,11 +129,9 @@ json report_json(const Snapshot& snap, const Config& config, const Decision& d, 
   j["state"] = state_name(d.state);
   j["status"] = status_line(d, snap, config, now, std::nullopt);
   j["gates"] = gates_json(d.report);
-  j["disk"] = {{"path", snap.disk_path},
-               {"used_percent", snap.disk ? json(snap.disk->percent()) : json(nullptr)},
-               {"inodes_used_percent", snap.disk ? json(snap.disk->inode_percent()) : json(nullptr)},
-               {"threshold_percent", config.disk.threshold_percent},
-               {"inode_threshold_percent", config.disk.inode_threshold_percent}};
+  j["disk"] = disk_json(snap.disk_path, snap.disk ? std::optional(snap.disk->percent()) : std::nullopt,
+                        snap.disk ? std::optional(snap.disk->inode_percent()) : std::nullopt,
+                        config.disk.threshold_percent, config.disk.inode_threshold_percent);
   j["live_run_stacks"] = d.report.live_run_stacks;
   j["unconverged_services"] = d.report.unconverged_services;
   j["stuck_services"] = d.report.stuck_services;

@@ -1,13 +1,18 @@
-// `ci-docker-prune status [--json]`: reads every property of the running daemon over the
-// system bus (one GetAll call, short timeout) and prints them. Owns only that read and its
-// rendering; must not talk to Docker or decide anything (the daemon's verdicts are shown).
-// --json prints one object: {"state", "docker_connected", "disk": {"path", "used_percent",
-// "inodes_used_percent", "threshold_percent"}, "gates": [{"name","open","reason"}],
-// "live_run_stacks", "unconverged_services", "last_prune": {"finished" (UTC or null),
-// "finished_us", "reclaimed_bytes"}, "next_prune_not_before" (UTC or null), "next_prune_not_before_us"}.
+// `ci-docker-prune status [--json|--check]`: reads every property of the running daemon
+// over the system bus (one GetAll call, short timeout) and prints them. Owns only that
+// read and its rendering; must not talk to Docker or decide anything (the daemon's
+// verdicts are shown; report/health.hpp turns them into the --check verdict).
+// --json prints one object: {"state", "docker_connected", "version", "dry_run",
+// "config": {"path", "loaded_at" (UTC or null), "loaded_at_us", "hash", "changed_on_disk"
+// (bool, null when the file cannot be read here)}, "disk": report_json.hpp's disk shape,
+// "gates": [{"name","open","reason"}], "live_run_stacks", "unconverged_services",
+// "stuck_services", "warnings", "last_prune": {"finished" (UTC or null), "finished_us",
+// "reclaimed_bytes"}, "next_prune_not_before" (UTC or null), "next_prune_not_before_us"}.
+// --check prints one line and exits 0 ok, 1 warning, 2 critical, 3 daemon unreachable.
 #include <systemd/sd-bus.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <expected>
@@ -17,7 +22,10 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "config/file_hash.hpp"
 #include "report/bus.hpp"
+#include "report/health.hpp"
+#include "report_json.hpp"
 #include "report/status_line.hpp"
 #include "util/duration.hpp"
 #include "util/time.hpp"
@@ -73,12 +81,27 @@ int read_property(sd_bus_message* m, std::string_view name, BusState& st) {
   if (name == "LastPruneFinished") return sd_bus_message_read(m, "v", "t", &st.last_prune_finished_us);
   if (name == "LastPruneReclaimedBytes") return sd_bus_message_read(m, "v", "t", &st.last_prune_reclaimed_bytes);
   if (name == "NextPruneNotBefore") return sd_bus_message_read(m, "v", "t", &st.next_prune_not_before_us);
-  const char* sig = name == "Gates" ? "a(sbs)" : name == "LiveRunStacks" || name == "UnconvergedServices" ? "as" : nullptr;
+  if (name == "DiskInodeThresholdPercent") return sd_bus_message_read(m, "v", "d", &st.disk_inode_threshold_percent);
+  if (name == "ConfigPath") return str(st.config_path);
+  if (name == "ConfigLoadedAt") return sd_bus_message_read(m, "v", "t", &st.config_loaded_at_us);
+  if (name == "ConfigHash") return str(st.config_hash);
+  if (name == "Version") return str(st.version);
+  if (name == "DryRun") {
+    int r = sd_bus_message_read(m, "v", "b", &b);
+    st.dry_run = b != 0;
+    return r;
+  }
+  std::vector<std::string>* list = name == "LiveRunStacks"         ? &st.live_run_stacks
+                                   : name == "UnconvergedServices" ? &st.unconverged_services
+                                   : name == "StuckServices"       ? &st.stuck_services
+                                   : name == "Warnings"            ? &st.warnings
+                                                                   : nullptr;
+  const char* sig = name == "Gates" ? "a(sbs)" : list ? "as" : nullptr;
   if (!sig) return sd_bus_message_skip(m, "v");
   int r = sd_bus_message_enter_container(m, 'v', sig);
   if (r < 0) return r;
   if (name == "Gates") r = read_gates(m, st);
-  else r = read_strings(m, name == "LiveRunStacks" ? st.live_run_stacks : st.unconverged_services);
+  else r = read_strings(m, *list);
   return r < 0 ? r : sd_bus_message_exit_container(m);
 }
 
@@ -140,26 +163,73 @@ std::string join(const std::vector<std::string>& v) {
   return out;
 }
 
+std::optional<double> known(double percent) {
+  return std::isnan(percent) ? std::nullopt : std::optional<double>(percent);
+}
+
+// Whether the file the daemon read has changed since (a reload is due); nullopt when it
+// cannot be read from here (another user, a path in the daemon's own namespace).
+std::optional<bool> changed_on_disk(const BusState& st) {
+  if (st.config_path.empty()) return std::nullopt;
+  auto now_hash = config_file_hash(st.config_path);
+  if (!now_hash) return st.config_hash.empty() ? std::optional<bool>(false) : std::nullopt;
+  return *now_hash != st.config_hash;
+}
+
+// Why nothing is scheduled, for "Next prune:": the closed gates that are not about time.
+std::string waiting_for(const BusState& st) {
+  std::string closed;
+  for (const auto& [name, open, reason] : st.gates)
+    if (!open) closed += (closed.empty() ? "" : ", ") + name;
+  if (st.state == "connecting") return "not scheduled: Docker unreachable or not synced";
+  if (st.state == "idle") return "not scheduled: the disk is below the threshold";
+  if (closed.empty()) return "not scheduled";
+  return "not scheduled: waiting for the " + closed + " gate" + (closed.find(',') == std::string::npos ? "" : "s");
+}
+
+std::string list_or_none(const std::vector<std::string>& v) { return v.empty() ? "none" : join(v); }
+
 void print_human(const BusState& st, TimePoint now) {
+  auto ago = [&](std::uint64_t us) {
+    return format_age(std::chrono::duration_cast<Duration>(now > from_us(us) ? now - from_us(us) : Duration::zero()));
+  };
   std::string out = fmt::format("State: {}\n", st.state);
+  out += fmt::format("Version: {}\n", st.version.empty() ? "(unknown)" : st.version);
+  std::string config = st.config_path.empty() ? "(unknown)" : st.config_path;
+  if (st.config_loaded_at_us) config += fmt::format(", loaded {} ago ({})", ago(st.config_loaded_at_us), utc(st.config_loaded_at_us));
+  config += st.config_hash.empty() ? ", no file (all defaults)" : ", hash " + st.config_hash;
+  if (changed_on_disk(st).value_or(false)) config += "; the file has changed since: systemctl reload ci-docker-prune";
+  out += fmt::format("Config: {}\n", config);
+  out += fmt::format("Dry run: {}\n", st.dry_run ? "on (nothing is ever removed)" : "off");
   out += fmt::format("Docker: {}\n", st.docker_connected ? "connected" : "unreachable");
-  out += fmt::format("Disk: {:.1f}% used, inodes {:.1f}% used, threshold {:g}% on {}\n", st.disk_used_percent,
-                     st.disk_inodes_used_percent, st.disk_threshold_percent,
-                     st.disk_path.empty() ? "(unknown)" : st.disk_path);
+  const std::string where = st.disk_path.empty() ? "(unknown)" : st.disk_path;
+  if (!known(st.disk_used_percent))
+    out += fmt::format("Disk: unknown (threshold {:g}%, inodes {:g}%) on {}\n", st.disk_threshold_percent,
+                       st.disk_inode_threshold_percent, where);
+  else
+    out += fmt::format("Disk: {:.1f}% used (threshold {:g}%), inodes {:.1f}% used (threshold {:g}%) on {}\n",
+                       st.disk_used_percent, st.disk_threshold_percent, st.disk_inodes_used_percent,
+                       st.disk_inode_threshold_percent, where);
   out += "Gates:\n";
   for (const auto& [name, open, reason] : st.gates)
     out += fmt::format("  {:<9} {:<6} {}\n", name, open ? "open" : "closed", reason);
-  out += fmt::format("Live run stacks: {}\n", st.live_run_stacks.empty() ? "none" : join(st.live_run_stacks));
-  out += fmt::format("Unconverged services: {}\n",
-                     st.unconverged_services.empty() ? "none" : join(st.unconverged_services));
+  out += fmt::format("Live run stacks: {}\n", list_or_none(st.live_run_stacks));
+  out += fmt::format("Unconverged services: {}\n", list_or_none(st.unconverged_services));
+  out += fmt::format("Stuck services: {}\n", list_or_none(st.stuck_services));
+  if (st.warnings.empty()) out += "Warnings: none\n";
+  else {
+    out += "Warnings:\n";
+    for (const auto& w : st.warnings) out += "  " + w + "\n";
+  }
   if (st.last_prune_finished_us == 0)
     out += "Last prune: never\n";
   else
-    out += fmt::format("Last prune: {} ago ({}), reclaimed {}\n",
-                       format_age(std::chrono::duration_cast<Duration>(now - from_us(st.last_prune_finished_us))),
+    out += fmt::format("Last prune: {} ago ({}), reclaimed {}\n", ago(st.last_prune_finished_us),
                        utc(st.last_prune_finished_us), format_bytes(st.last_prune_reclaimed_bytes));
-  if (st.next_prune_not_before_us == 0 || from_us(st.next_prune_not_before_us) <= now)
-    out += "Next prune not before: now (no cooldown)\n";
+  if (st.next_prune_not_before_us == 0)
+    out += fmt::format("Next prune: {}\n", waiting_for(st));
+  else if (from_us(st.next_prune_not_before_us) <= now)
+    out += "Next prune: now (every gate open)\n";
   else
     out += fmt::format("Next prune not before: {} (in {})\n", utc(st.next_prune_not_before_us),
                        format_age(std::chrono::duration_cast<Duration>(from_us(st.next_prune_not_before_us) - now)));
@@ -168,19 +238,27 @@ void print_human(const BusState& st, TimePoint now) {
 
 void print_json(const BusState& st) {
   nlohmann::json gates = nlohmann::json::array();
-  for (const auto& [name, open, reason] : st.gates) gates.push_back({{"name", name}, {"open", open}, {"reason", reason}});
+  for (const auto& [name, open, reason] : st.gates) gates.push_back(gate_json(name, open, reason));
   auto time_or_null = [](std::uint64_t us) { return us == 0 ? nlohmann::json(nullptr) : nlohmann::json(utc(us)); };
+  const auto changed = changed_on_disk(st);
   nlohmann::json j = {
       {"state", st.state},
       {"docker_connected", st.docker_connected},
-      {"disk",
-       {{"path", st.disk_path},
-        {"used_percent", st.disk_used_percent},
-        {"inodes_used_percent", st.disk_inodes_used_percent},
-        {"threshold_percent", st.disk_threshold_percent}}},
+      {"version", st.version},
+      {"dry_run", st.dry_run},
+      {"config",
+       {{"path", st.config_path},
+        {"loaded_at", time_or_null(st.config_loaded_at_us)},
+        {"loaded_at_us", st.config_loaded_at_us},
+        {"hash", st.config_hash},
+        {"changed_on_disk", changed ? nlohmann::json(*changed) : nlohmann::json(nullptr)}}},
+      {"disk", disk_json(st.disk_path, known(st.disk_used_percent), known(st.disk_inodes_used_percent),
+                         st.disk_threshold_percent, st.disk_inode_threshold_percent)},
       {"gates", gates},
       {"live_run_stacks", st.live_run_stacks},
       {"unconverged_services", st.unconverged_services},
+      {"stuck_services", st.stuck_services},
+      {"warnings", st.warnings},
       {"last_prune",
        {{"finished", time_or_null(st.last_prune_finished_us)},
         {"finished_us", st.last_prune_finished_us},
@@ -188,7 +266,7 @@ void print_json(const BusState& st) {
       {"next_prune_not_before", time_or_null(st.next_prune_not_before_us)},
       {"next_prune_not_before_us", st.next_prune_not_before_us},
   };
-  std::puts(j.dump().c_str());
+  std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
 }
 
 }  // namespace
@@ -196,8 +274,17 @@ void print_json(const BusState& st) {
 int cmd_status(const CommandOptions& opts) {
   auto st = read_status();
   if (!st) {
+    if (opts.check) {  // a monitoring check reads stdout: one line there, the plugin's UNKNOWN
+      std::printf("UNKNOWN: %s\n", st.error().message.c_str());
+      return kCheckUnknown;
+    }
     std::fprintf(stderr, "ci-docker-prune status: %s\n", st.error().message.c_str());
     return st.error().exit_code;
+  }
+  if (opts.check) {
+    const CheckResult r = check_health(*st);
+    std::printf("%s\n", r.line.c_str());
+    return r.exit_code;
   }
   if (opts.json)
     print_json(*st);

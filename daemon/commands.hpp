@@ -16,6 +16,7 @@ struct CommandOptions {
   std::optional<std::string> config_path;  // -c FILE; nullopt = default path, missing = defaults
   bool json = false;                       // --json
   bool ignore_disk = false;                // prune --ignore-disk
+  bool check = false;                      // status --check (monitoring: one line, exit 0-3)
 };
 
 int cmd_check_config(const CommandOptions& opts);  // daemon/cmd_check_config.cpp

@@ -22,6 +22,8 @@ constexpr const char* kUsage =
     "Commands:\n"
     "  daemon [-c FILE]                          run the resident daemon (what the systemd unit runs)\n"
     "  status [--json]                           ask the running daemon for its state, gates and disk\n"
+    "  status --check                            the same as a monitoring check: one line, exit 0 ok,\n"
+    "                                            1 warning, 2 critical, 3 daemon unreachable\n"
     "  plan [-c FILE] [--json]                   sync once, show the gates and what a prune would remove\n"
     "  prune [-c FILE] [--json] [--ignore-disk]  prune once, only if every gate is open\n"
     "                                            (--ignore-disk waives the disk gate only)\n"
@@ -46,14 +48,15 @@ struct Command {
   std::string_view name;
   int (*run)(const cdp::CommandOptions&);
   bool config, json, ignore_disk;  // which options it takes
+  bool check;
 };
 
 constexpr Command kCommands[] = {
-    {"daemon", cdp::cmd_daemon, true, false, false},
-    {"status", cdp::cmd_status, false, true, false},
-    {"plan", cdp::cmd_plan, true, true, false},
-    {"prune", cdp::cmd_prune, true, true, true},
-    {"check-config", cdp::cmd_check_config, true, false, false},
+    {"daemon", cdp::cmd_daemon, true, false, false, false},
+    {"status", cdp::cmd_status, false, true, false, true},
+    {"plan", cdp::cmd_plan, true, true, false, false},
+    {"prune", cdp::cmd_prune, true, true, true, false},
+    {"check-config", cdp::cmd_check_config, true, false, false, false},
 };
 
 struct UsageError {
@@ -64,7 +67,7 @@ struct Invocation {
   const Command* command = nullptr;
   cdp::CommandOptions opts;
   bool help = false, version = false;
-  bool has_config = false, has_json = false, has_ignore_disk = false;  // as given, to check per command
+  bool has_config = false, has_json = false, has_ignore_disk = false, has_check = false;  // as given, to check per command
 };
 
 const Command* find_command(std::string_view name) {
@@ -89,6 +92,8 @@ Invocation parse_args(const std::vector<std::string_view>& args) {
       inv.version = true;
     } else if (a == "--json") {
       inv.has_json = inv.opts.json = true;
+    } else if (a == "--check") {
+      inv.has_check = inv.opts.check = true;
     } else if (a == "--ignore-disk") {
       inv.has_ignore_disk = inv.opts.ignore_disk = true;
     } else if (a == "-c" || a == "--config") {
@@ -115,6 +120,8 @@ Invocation parse_args(const std::vector<std::string_view>& args) {
   reject(inv.has_config, c.config, "-c/--config");
   reject(inv.has_json, c.json, "--json");
   reject(inv.has_ignore_disk, c.ignore_disk, "--ignore-disk");
+  reject(inv.has_check, c.check, "--check");
+  if (inv.has_check && inv.has_json) throw UsageError{"--check and --json do not go together"};
   return inv;
 }
 

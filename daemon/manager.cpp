@@ -8,6 +8,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "config/file_hash.hpp"
+#include "config/sanity.hpp"
 #include "disk/usage.hpp"
 #include "report/journal.hpp"
 #include "report/notify.hpp"
@@ -34,7 +36,16 @@ Manager::Manager(asio::io_context& io, Config config, std::optional<std::string>
       eval_timer_(ex_),
       state_file_(state_file_path()),
       signals_(ex_, SIGHUP, SIGTERM, SIGINT),
-      watchdog_timer_(ex_) {}
+      watchdog_timer_(ex_) {
+  note_config_loaded();
+}
+
+std::string Manager::config_file() const { return config_path_.value_or(kDefaultConfigPath); }
+
+void Manager::note_config_loaded() {
+  config_loaded_at_ = Clock::now();
+  config_hash_ = config_file_hash(config_file()).value_or("");
+}
 
 Manager::~Manager() = default;
 
@@ -63,9 +74,11 @@ void Manager::start() {
     finish();
     return;
   }
-  spdlog::info("Starting: docker {}, disk {}, threshold {}%{}", config_.docker.host,
+  spdlog::info("Starting ci-docker-prune {} with {}{}: docker {}, disk {}, threshold {}%{}", CDP_VERSION,
+               config_file(), config_hash_.empty() ? " (absent: all defaults)" : "", config_.docker.host,
                config_.disk.path.value_or("(Docker root)"), config_.disk.threshold_percent,
                config_.prune.dry_run ? ", dry run" : "");
+  for (const auto& w : config_warnings(config_)) spdlog::warn("{}: {}", config_file(), w);
   signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
     if (!ec) on_signal(signo);
   });
@@ -106,8 +119,10 @@ std::expected<void, std::string> Manager::reload() {
   const bool disk_changed =
       loaded->disk.path != config_.disk.path || loaded->disk.poll_interval != config_.disk.poll_interval;
   config_ = std::move(*loaded);
+  note_config_loaded();
   journal::set_level(config_.log.level);
-  spdlog::info("Reloaded the config from {}", config_path_.value_or(kDefaultConfigPath));
+  spdlog::info("Reloaded the config from {}", config_file());
+  for (const auto& w : config_warnings(config_)) spdlog::warn("{}: {}", config_file(), w);
   if (host_changed) {
     // Another engine: what the model knows is about the old one.
     // The epoch makes every session, list and inspect begun before this drop its result.

@@ -26,9 +26,16 @@
 #include "report/reporter.hpp"
 #include "state/state_file.hpp"
 #include "util/clock.hpp"
+#include "report/disk_split.hpp"
 #include "wakeup.hpp"
 
 namespace cdp {
+
+// The still_full warning: its one-line message and, when Docker answered /system/df, the split.
+struct StillFull {
+  std::string message;
+  std::optional<DiskSplit> split;
+};
 
 class Manager {
  public:
@@ -80,6 +87,9 @@ class Manager {
   void adopt_confirmed();
   void persist(const timeline::LastPrune& last);
   void load_state();
+  awaitable<void> still_full_job(timeline::Journal record);
+  // --- still_full.cpp: what the disk holds, for the still_full warning (GET /system/df)
+  awaitable<StillFull> describe_still_full(const std::string& head);  // head outlives the await
 
   asio::io_context& io_;
   asio::any_io_executor ex_;
@@ -123,6 +133,13 @@ class Manager {
   StateFile state_file_;
   std::string boot_id_;
   std::string last_status_;
+
+  // What `status` shows about the config and the last still_full (issue 12).
+  void note_config_loaded();
+  std::string config_file() const;
+  TimePoint config_loaded_at_{};
+  std::string config_hash_;                // "" when no file was read (all defaults)
+  std::optional<std::string> still_full_;  // the last still_full message, until the disk drops below
 
   // Bus, signals, lifecycle
   std::unique_ptr<Bus> bus_;  // before reporter_ is used; reporter_ refers to it

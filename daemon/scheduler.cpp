@@ -2,11 +2,15 @@
 // model's snapshot and both clocks, carry out its actions in order, arm its one timer.
 // Must not evaluate gates or hold timing rules itself (policy/), nor build prune requests
 // (prune/): the steps and the confirming lists go through the PruneApi seam.
+#include <cmath>
+
 #include <spdlog/spdlog.h>
 
 #include "manager.hpp"
+#include "report/health.hpp"
 #include "report/journal.hpp"
 #include "report/status_line.hpp"
+#include "util/duration.hpp"
 
 namespace cdp {
 
@@ -52,7 +56,11 @@ void Manager::carry_out(const timeline::Action& action, const Snapshot& snap, No
                  [&](const timeline::StartConfirm&) { spawn("confirm", confirm_job()); },
                  [&](const timeline::AdoptConfirmed&) { adopt_confirmed(); },
                  [&](const timeline::SendStep& s) { spawn("prune", step_job(s.step, s.dry_run)); },
-                 [&](const timeline::Journal& j) { reporter_->journal(j); },
+                 [&](const timeline::Journal& j) {
+                   // still_full says what the disk holds: ask Docker first (GET /system/df).
+                   if (j.event == "still_full") spawn("still_full", still_full_job(j));
+                   else reporter_->journal(j);
+                 },
                  [&](const timeline::Publish& p) { publish(p.view, snap, now); },
                  [&](const timeline::PruneFinishedSignal& p) { reporter_->prune_finished(p.reclaimed, p.summary); },
                  [&](const timeline::Persist& p) { persist(p.last); },
@@ -91,8 +99,9 @@ void Manager::publish(const timeline::View& view, const Snapshot& snap, Now now)
   b.state = state_name(d.state);
   b.docker_connected = snap.docker_connected;
   b.disk_path = snap.disk_path;
-  b.disk_used_percent = snap.disk ? snap.disk->percent() : 0;
-  b.disk_inodes_used_percent = snap.disk ? snap.disk->inode_percent() : 0;
+  // Unknown is NaN, never 0.0 % (issue 12); `status` shows "unknown" / null.
+  b.disk_used_percent = snap.disk ? snap.disk->percent() : std::nan("");
+  b.disk_inodes_used_percent = snap.disk ? snap.disk->inode_percent() : std::nan("");
   b.disk_threshold_percent = config_.disk.threshold_percent;
   for (const auto& g : d.report.gates) b.gates.emplace_back(gate_name(g.id), g.open, g.reason);
   b.live_run_stacks = d.report.live_run_stacks;
@@ -102,6 +111,32 @@ void Manager::publish(const timeline::View& view, const Snapshot& snap, Now now)
     b.last_prune_reclaimed_bytes = view.last_prune->reclaimed;
   }
   b.next_prune_not_before_us = epoch_us(d.next_prune_not_before);
+  b.disk_inode_threshold_percent = config_.disk.inode_threshold_percent;
+  b.stuck_services = d.report.stuck_services;
+  b.config_path = config_file();
+  b.config_loaded_at_us = epoch_us(config_loaded_at_);
+  b.config_hash = config_hash_;
+  b.version = CDP_VERSION;
+  b.dry_run = config_.prune.dry_run;
+  const bool disk_over = d.report.gate(GateId::disk).open;
+  if (!disk_over) still_full_.reset();  // the episode is over
+  WarningInputs w;
+  w.dry_run = config_.prune.dry_run;
+  w.docker_connected = snap.docker_connected;
+  w.disk_known = snap.disk.has_value();
+  w.disk_over = disk_over;
+  w.any_step_enabled = config_.prune.containers || config_.prune.images || config_.prune.build_cache;
+  w.still_full = still_full_;
+  // blocked_long as the timeline counts it (runs, converge: closed while the disk is over).
+  for (GateId id : {GateId::runs, GateId::converge}) {
+    const auto& since = timeline_.blocking_since[id == GateId::runs ? 0 : 1];
+    if (!since || now.mono - *since <= timeline::kBlockedLong) continue;
+    w.blocked_long = fmt::format("the {} gate has blocked pruning for {}: {}", gate_name(id),
+                                 format_age(std::chrono::duration_cast<Duration>(now.mono - *since)),
+                                 d.report.gate(id).reason);
+    break;
+  }
+  b.warnings = collect_warnings(w);
   if (bus_published_ && b == last_bus_) return;
   reporter_->bus_state(b);
   last_bus_ = std::move(b);
@@ -192,6 +227,26 @@ void Manager::load_state() {
     spdlog::info("Last prune {} ({}), from {}", journal::format_line(timeline_.last_prune->wall, spdlog::level::info, "")
                                                      .substr(0, 24),
                  timeline_.last_prune->outcome, state_file_.path());
+}
+
+awaitable<void> Manager::still_full_job(timeline::Journal record) {
+  // The timeline's text up to its disk reason ("Still full after the prune (...)") heads
+  // the split (report/disk_split.hpp): reclaimable now / later / kept / not Docker.
+  const auto cut = record.message.find("):");
+  const std::string head = cut == std::string::npos ? record.message : record.message.substr(0, cut + 1);
+  const StillFull full = co_await describe_still_full(head);
+  if (finished_) co_return;
+  still_full_ = full.message;
+  record.message = full.message;
+  record.fields.emplace_back("MESSAGE_ID", journal::kStillFullMessageId);
+  if (full.split) {
+    record.fields.emplace_back("CDP_RECLAIMABLE_NOW_BYTES", std::to_string(full.split->now()));
+    record.fields.emplace_back("CDP_RECLAIMABLE_LATER_BYTES", std::to_string(full.split->later()));
+    record.fields.emplace_back("CDP_KEPT_BYTES", std::to_string(full.split->kept()));
+    record.fields.emplace_back("CDP_NOT_DOCKER_BYTES", std::to_string(full.split->not_docker));
+  }
+  reporter_->journal(record);
+  changed();  // the Warnings property names it
 }
 
 }  // namespace cdp

@@ -7,22 +7,55 @@
 
 let
   cfg = config.services.ci-docker-prune;
+  settingsFormat = pkgs.formats.json { };
   # Every key is optional; `{ }` means all defaults (docs/configuration.md).
   configText = builtins.toJSON cfg.settings;
+  # nixpkgs has no ci-docker-prune (yet): default to the package of this checkout.
+  pkgsWithOurs = pkgs // { ci-docker-prune = pkgs.ci-docker-prune or (pkgs.callPackage ./package.nix { }); };
 in
 {
   options.services.ci-docker-prune = {
     enable = lib.mkEnableOption "ci-docker-prune, the daemon that keeps the Docker image cache and prunes surgically";
 
-    package = lib.mkOption {
-      type = lib.types.package;
-      default = pkgs.callPackage ./package.nix { };
-      defaultText = lib.literalExpression "pkgs.callPackage ./package.nix { }";
-      description = "The ci-docker-prune package (binary and D-Bus policy).";
+    package = lib.mkPackageOption pkgsWithOurs "ci-docker-prune" {
+      extraDescription = " Without pkgs.ci-docker-prune, the package of this checkout (nix/package.nix).";
     };
 
     settings = lib.mkOption {
-      type = lib.types.attrsOf lib.types.anything;
+      # RFC 42: any key of docs/configuration.md, in the config's own JSON shape; the ones
+      # operators set most are declared (typed, documented, with the daemon's defaults).
+      type = lib.types.submodule {
+        freeformType = settingsFormat.type;
+        options = {
+          disk.threshold_percent = lib.mkOption {
+            type = lib.types.numbers.between 0 100;
+            default = 80;
+            description = ''
+              Used bytes, in percent (not a fraction: 0.8 means 0.8 %), of the filesystem
+              holding Docker's root at which the disk gate opens. Leave room above it for
+              everything CI writes until its runs end (runbook, "Picking the threshold").
+            '';
+          };
+          disk.inode_threshold_percent = lib.mkOption {
+            type = lib.types.numbers.between 0 100;
+            default = 80;
+            description = "Used inodes, in percent, at which the disk gate opens too.";
+          };
+          prune.until = lib.mkOption {
+            type = lib.types.str;
+            default = "24h";
+            description = ''
+              Only objects older than this go (a Go duration, passed to Docker's prune
+              filter): stopped containers, dangling images, build cache unused for this long.
+            '';
+          };
+          prune.dry_run = lib.mkOption {
+            type = lib.types.bool;
+            default = false;
+            description = "Decide and log, send no prune (`status --check` warns while it is on).";
+          };
+        };
+      };
       default = { };
       example = lib.literalExpression ''
         {
@@ -35,7 +68,13 @@ in
         The JSON configuration (docs/configuration.md), written to
         /etc/ci-docker-prune/config.json. Unknown keys are rejected by the daemon, so a
         typo fails the service start instead of silently changing the policy. A change
-        reloads the daemon (SIGHUP); a rejected config keeps the old one running.
+        reloads the daemon after `ci-docker-prune check-config` accepted it; a rejected
+        config fails the reload (and `nixos-rebuild switch`) and keeps the old one running.
+        The keys operators set most: `disk.threshold_percent` and
+        `disk.inode_threshold_percent` (default 80; a percentage, not a fraction),
+        `prune.until` (default "24h"), `prune.cooldown` (default "15m"),
+        `gates.run_stacks` (a regex for your CI's stack names: the default matches one CI's
+        naming only), `prune.dry_run` (default false).
       '';
     };
   };
@@ -58,9 +97,12 @@ in
 
     systemd.services.ci-docker-prune = {
       description = "Surgical Docker prune daemon that keeps the image cache";
-      documentation = [ "file:///usr/share/doc/ci-docker-prune/runbook.md" ];
+      # The runbook in the package (NixOS has no /usr/share/doc).
+      documentation = [ "file://${cfg.package}/share/doc/ci-docker-prune/runbook.md" ];
       after = [ "docker.service" "docker.socket" ];
-      wantedBy = [ "multi-user.target" ];
+      # Docker stopped on purpose stays stopped: see the shipped unit.
+      partOf = [ "docker.service" ];
+      wantedBy = [ "multi-user.target" "docker.service" ];
       reloadTriggers = [ configText ];
       unitConfig = {
         StartLimitIntervalSec = "10min";
@@ -72,7 +114,8 @@ in
         NotifyAccess = "main";
         ExecStart = "${cfg.package}/bin/ci-docker-prune daemon";
         # NixOS has /bin/sh (environment.binsh) but no /bin/kill: the shell builtin.
-        ExecReload = "/bin/sh -c 'kill -HUP $MAINPID'";
+        # Validate first, so a rejected config fails the reload (and the switch).
+        ExecReload = "/bin/sh -c '${cfg.package}/bin/ci-docker-prune check-config >/dev/null && kill -HUP $MAINPID'";
         WatchdogSec = "60s";
         Restart = "on-failure";
         RestartSec = "5s";

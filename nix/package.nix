@@ -16,8 +16,17 @@ stdenv.mkDerivation {
   pname = "ci-docker-prune";
   version = "0.1.0";
 
-  # The checkout without build dirs and VCS files.
-  src = lib.cleanSource ./..;
+  # The checkout without VCS files (lib.cleanSource) and without what a developer's tree
+  # holds besides the sources: CMake build dirs (build/, build-asan/, ...), caches, nix
+  # result links. lib.cleanSource alone keeps build/ and .cache/ (issue 12).
+  src = lib.cleanSourceWith {
+    src = lib.cleanSource ./..;
+    filter = path: type:
+      let name = baseNameOf (toString path); in
+      !(builtins.elem name [ "build" ".cache" ".pytest_cache" "__pycache__" ".ccache" ]
+        || lib.hasPrefix "build-" name
+        || lib.hasPrefix "result" name);
+  };
 
   nativeBuildInputs = [ cmake pkg-config ];
   # Boost (Asio/Beast, header-only), nlohmann_json, spdlog (+ fmt), libsystemd (sd-bus,
@@ -30,13 +39,11 @@ stdenv.mkDerivation {
   # dockerd and systemd-nspawn.
   doCheck = true;
 
-  # The shipped unit names /usr/bin (a distribution's path); in the store the binary is
-  # under $out. NixOS uses nix/module.nix, which sets ExecStart itself; this keeps the
-  # unit usable via systemd.packages too.
-  postInstall = ''
-    substituteInPlace $out/lib/systemd/system/ci-docker-prune.service \
-      --replace-fail /usr/bin/ci-docker-prune $out/bin/ci-docker-prune
-  '';
+  # No postInstall: CMake's install already points the shipped unit at
+  # $out/bin/ci-docker-prune and its documentation at $out/share/doc/ci-docker-prune
+  # (CMakeLists.txt rewrites /usr/bin and /usr/share/doc for the install prefix), so a
+  # substituteInPlace of /usr/bin matched nothing and failed the build (issue 12).
+  # The docs (runbook, configuration, design) are installed to $out/share/doc/ci-docker-prune.
 
   meta = {
     description = "Resident daemon that keeps the Docker image cache of a CI host and prunes surgically";

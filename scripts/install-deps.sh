@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing ci-docker-prune needs, from Debian 12's
 # packages, and only what is missing (so a second run is a no-op and needs no network).
+# A Docker engine (docker.io) is installed only when no `dockerd` exists at all: on a host
+# running Docker's own docker-ce/containerd.io packages, `apt-get install -y docker.io`
+# conflicts with them and may remove the running engine (issue 12).
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config ccache libboost-dev nlohmann-json3-dev libspdlog-dev
             libfmt-dev libsystemd-dev catch2)
-run_pkgs=(docker.io busybox-static iproute2 util-linux python3)
-test_pkgs=(python3 python3-pytest dbus libglib2.0-bin systemd systemd-container debootstrap nix-bin zstd e2fsprogs
+run_pkgs=(busybox-static iproute2 util-linux python3)
+# Any dockerd on PATH (docker.io, docker-ce, a static binary in /usr/local/bin) will do.
+command -v dockerd >/dev/null 2>&1 || run_pkgs=(docker.io "${run_pkgs[@]}")
+test_pkgs=(python3 python3-pytest python3-pytest-timeout dbus libglib2.0-bin systemd systemd-container debootstrap nix-bin zstd e2fsprogs
            psmisc procps)
 
 want=("${build_pkgs[@]}")

@@ -202,6 +202,17 @@ awaitable<std::expected<nlohmann::json, Error>> Client::images() {
   co_return j;
 }
 
+awaitable<std::expected<nlohmann::json, Error>> Client::system_df(Duration timeout) {
+  auto r = co_await request(http::verb::get, "/system/df", {}, timeout);
+  if (!r) co_return std::unexpected(r.error());
+  if (r->status != 200) co_return std::unexpected(http_error("read Docker's disk usage", *r));
+  auto j = nlohmann::json::parse(r->body, nullptr, false);
+  if (!j.is_object())
+    co_return std::unexpected(
+        make_error(Error::Kind::protocol, "Failed to read Docker's disk usage: reply is not a JSON object"));
+  co_return j;
+}
+
 std::expected<std::string, std::string> choose_api_version(const std::string& server, const std::string& server_min) {
   const auto s = parse_api_version(server);
   const auto newest = parse_api_version(kNewestTestedApi);

@@ -56,6 +56,11 @@ class Client {
   awaitable<std::expected<std::vector<Container>, Error>> containers(const std::vector<std::string>& states);
   // GET /images/json (every image; callers filter dangling ones client-side).
   awaitable<std::expected<nlohmann::json, Error>> images();
+  // GET /system/df: what Docker's images, containers, volumes and build cache hold. It
+  // walks every layer and volume (slow on a big host), so `timeout` is long. Dockerd
+  // 20.10 runs one at a time and answers a concurrent call with 500 "a disk usage
+  // operation is already running" (daemon/disk_usage.go): that is Error::Kind::http, 500.
+  awaitable<std::expected<nlohmann::json, Error>> system_df(Duration timeout = std::chrono::seconds(120));
 
   const std::string& socket_path() const { return socket_path_; }
   asio::any_io_executor executor() const { return ex_; }

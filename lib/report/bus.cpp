@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <map>
 
@@ -96,6 +97,14 @@ int get_property(sd_bus*, const char*, const char*, const char* property, sd_bus
   if (p == "LastPruneFinished") return sd_bus_message_append(reply, "t", s.last_prune_finished_us);
   if (p == "LastPruneReclaimedBytes") return sd_bus_message_append(reply, "t", s.last_prune_reclaimed_bytes);
   if (p == "NextPruneNotBefore") return sd_bus_message_append(reply, "t", s.next_prune_not_before_us);
+  if (p == "DiskInodeThresholdPercent") return sd_bus_message_append(reply, "d", s.disk_inode_threshold_percent);
+  if (p == "StuckServices") return append_strings(reply, s.stuck_services);
+  if (p == "ConfigPath") return sd_bus_message_append(reply, "s", s.config_path.c_str());
+  if (p == "ConfigLoadedAt") return sd_bus_message_append(reply, "t", s.config_loaded_at_us);
+  if (p == "ConfigHash") return sd_bus_message_append(reply, "s", s.config_hash.c_str());
+  if (p == "Version") return sd_bus_message_append(reply, "s", s.version.c_str());
+  if (p == "DryRun") return sd_bus_message_append(reply, "b", int(s.dry_run));
+  if (p == "Warnings") return append_strings(reply, s.warnings);
   if (p == "Gates") {
     int r = sd_bus_message_open_container(reply, 'a', "(sbs)");
     for (const auto& [name, open, reason] : s.gates) {
@@ -149,6 +158,14 @@ const sd_bus_vtable kVtable[] = {
     SD_BUS_PROPERTY("LastPruneFinished", "t", get_property, 0, kEmits),
     SD_BUS_PROPERTY("LastPruneReclaimedBytes", "t", get_property, 0, kEmits),
     SD_BUS_PROPERTY("NextPruneNotBefore", "t", get_property, 0, kEmits),
+    SD_BUS_PROPERTY("DiskInodeThresholdPercent", "d", get_property, 0, kEmits),
+    SD_BUS_PROPERTY("StuckServices", "as", get_property, 0, kEmits),
+    SD_BUS_PROPERTY("ConfigPath", "s", get_property, 0, kEmits),
+    SD_BUS_PROPERTY("ConfigLoadedAt", "t", get_property, 0, kEmits),
+    SD_BUS_PROPERTY("ConfigHash", "s", get_property, 0, kEmits),
+    SD_BUS_PROPERTY("Version", "s", get_property, 0, kEmits),
+    SD_BUS_PROPERTY("DryRun", "b", get_property, 0, kEmits),
+    SD_BUS_PROPERTY("Warnings", "as", get_property, 0, kEmits),
     SD_BUS_METHOD_WITH_NAMES("PruneNow", "b", SD_BUS_PARAM(ignore_disk), "st",
                              SD_BUS_PARAM(outcome) SD_BUS_PARAM(reclaimed_bytes), method_prune_now, 0),
     SD_BUS_METHOD("Reload", "", "", method_reload, 0),
@@ -308,13 +325,16 @@ void Core::reply_prune(std::uint64_t id, const std::string& outcome, std::uint64
   kick();
 }
 
+// NaN (unknown) equals NaN here: an unreadable disk must not signal on every publish.
+bool differs(double a, double b) { return a != b && !(std::isnan(a) && std::isnan(b)); }
+
 std::vector<const char*> changed_properties(const BusState& a, const BusState& b) {
   std::vector<const char*> names;
   if (a.state != b.state) names.push_back("State");
   if (a.docker_connected != b.docker_connected) names.push_back("DockerConnected");
   if (a.disk_path != b.disk_path) names.push_back("DiskPath");
-  if (a.disk_used_percent != b.disk_used_percent) names.push_back("DiskUsedPercent");
-  if (a.disk_inodes_used_percent != b.disk_inodes_used_percent) names.push_back("DiskInodesUsedPercent");
+  if (differs(a.disk_used_percent, b.disk_used_percent)) names.push_back("DiskUsedPercent");
+  if (differs(a.disk_inodes_used_percent, b.disk_inodes_used_percent)) names.push_back("DiskInodesUsedPercent");
   if (a.disk_threshold_percent != b.disk_threshold_percent) names.push_back("DiskThresholdPercent");
   if (a.gates != b.gates) names.push_back("Gates");
   if (a.live_run_stacks != b.live_run_stacks) names.push_back("LiveRunStacks");
@@ -322,6 +342,14 @@ std::vector<const char*> changed_properties(const BusState& a, const BusState& b
   if (a.last_prune_finished_us != b.last_prune_finished_us) names.push_back("LastPruneFinished");
   if (a.last_prune_reclaimed_bytes != b.last_prune_reclaimed_bytes) names.push_back("LastPruneReclaimedBytes");
   if (a.next_prune_not_before_us != b.next_prune_not_before_us) names.push_back("NextPruneNotBefore");
+  if (a.disk_inode_threshold_percent != b.disk_inode_threshold_percent) names.push_back("DiskInodeThresholdPercent");
+  if (a.stuck_services != b.stuck_services) names.push_back("StuckServices");
+  if (a.config_path != b.config_path) names.push_back("ConfigPath");
+  if (a.config_loaded_at_us != b.config_loaded_at_us) names.push_back("ConfigLoadedAt");
+  if (a.config_hash != b.config_hash) names.push_back("ConfigHash");
+  if (a.version != b.version) names.push_back("Version");
+  if (a.dry_run != b.dry_run) names.push_back("DryRun");
+  if (a.warnings != b.warnings) names.push_back("Warnings");
   return names;
 }
 

@@ -30,7 +30,8 @@ inline constexpr const char* kBusName = "net.commoninternet.CiDockerPrune1";
 inline constexpr const char* kBusPath = "/net/commoninternet/CiDockerPrune1";
 inline constexpr const char* kBusInterface = "net.commoninternet.CiDockerPrune1.Manager";
 
-// Property values as published (µs since epoch, 0 = never).
+// Property values as published (µs since epoch, 0 = never). The disk percentages are NaN
+// while the disk cannot be read (unknown, never 0); publish() diffs NaN as equal to NaN.
 struct BusState {
   std::string state = "connecting";
   bool docker_connected = false;
@@ -44,6 +45,17 @@ struct BusState {
   std::uint64_t last_prune_finished_us = 0;
   std::uint64_t last_prune_reclaimed_bytes = 0;
   std::uint64_t next_prune_not_before_us = 0;
+  // Beyond the SPEC's list (issue 12: what `status` and `status --check` need).
+  double disk_inode_threshold_percent = 0;   // DiskInodeThresholdPercent d
+  std::vector<std::string> stuck_services;   // StuckServices as: "web (update paused)"
+  std::string config_path;                   // ConfigPath s: the file the daemon reads
+  std::uint64_t config_loaded_at_us = 0;     // ConfigLoadedAt t: start or last good reload
+  std::string config_hash;                   // ConfigHash s: config_file_hash(), "" = no file
+  std::string version;                       // Version s
+  bool dry_run = false;                      // DryRun b
+  // Warnings as: "<kind>: <what>", kind one of dry_run, blocked_long, still_full (warning)
+  // or no_prune_possible, disk_unknown (critical); see report/health.hpp.
+  std::vector<std::string> warnings;
   bool operator==(const BusState&) const = default;
 };
 

@@ -15,6 +15,8 @@
 namespace cdp::journal {
 
 inline constexpr const char* kPruneFinishedMessageId = cdp::kPruneFinishedMessageId;  // policy/prune_step.hpp
+// The still_full warning (systemd/ci-docker-prune.catalog explains both ids).
+inline constexpr const char* kStillFullMessageId = "7ac5fb2c24ec455c9de8eca74fc4540a";
 inline constexpr const char* kSyslogIdentifier = "ci-docker-prune";
 
 // Sets the default spdlog logger: journal sink or stderr. Call again to change the level.

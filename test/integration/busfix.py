@@ -24,6 +24,9 @@ PROPERTIES = {
     "DiskInodesUsedPercent": "d", "DiskThresholdPercent": "d", "Gates": "a(sbs)",
     "LiveRunStacks": "as", "UnconvergedServices": "as", "LastPruneFinished": "t",
     "LastPruneReclaimedBytes": "t", "NextPruneNotBefore": "t",
+    # Beyond the SPEC's list (issue 12): what `status` and `status --check` show.
+    "DiskInodeThresholdPercent": "d", "StuckServices": "as", "ConfigPath": "s", "ConfigLoadedAt": "t",
+    "ConfigHash": "s", "Version": "s", "DryRun": "b", "Warnings": "as",
 }
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 

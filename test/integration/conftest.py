@@ -32,10 +32,12 @@ import io
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tarfile
 import tempfile
+import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -51,6 +53,26 @@ STACK_LABEL = "com.docker.stack.namespace"
 # A long sleeper that exits on SIGTERM: `sleep` as PID 1 ignores it, and every stop or
 # service removal would then wait out the 10 s grace period.
 SLEEPER = ("sh", "-c", "trap 'exit 0' TERM; sleep 100000 & wait")
+
+
+def default_signals():
+    """preexec_fn for children a test signals: SIGHUP, SIGTERM and SIGINT at their
+    default disposition. Under `nohup` (or a CI runner that ignores them) children inherit
+    "ignored", and a non-interactive shell cannot trap a signal ignored at entry: the
+    test then waits for an answer that never comes (issue 12)."""
+    for s in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+        signal.signal(s, signal.SIG_DFL)
+
+
+def read_line(stream, timeout):
+    """stream.readline() that gives up after `timeout` s (AssertionError), stripped."""
+    got = []
+    t = threading.Thread(target=lambda: got.append(stream.readline()), daemon=True)
+    t.start()
+    t.join(timeout)
+    if t.is_alive():
+        raise AssertionError(f"no line within {timeout}s")
+    return got[0].strip()
 
 
 def stop_process(proc, timeout=30):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -231,3 +232,135 @@ def test_daemon_returns_to_a_restarted_bus(daemon, bus):
         timeout=60, what="the daemon to own its name on the restarted bus")
     assert bus.get("State")["data"] == state
     assert bus.get("DockerConnected")["data"] is True
+
+
+# --- status: what the daemon runs with, and `status --check` per state (issue 12) ---------
+
+def start_daemon(cdp_bin, bus, tmp_config, tmp_path, wait=True, **config):
+    cfg = tmp_config(**config)
+    d = Daemon(cdp_bin, cfg, bus, tmp_path / "daemon.log")
+    if wait:
+        d.wait_on_bus()
+    return d, cfg
+
+
+def check(cdp_bin, bus):
+    r = status(cdp_bin, bus.env(), "--check")
+    assert len(r.stdout.splitlines()) == 1 and r.stderr == "", (r.stdout, r.stderr)
+    return r.returncode, r.stdout.strip()
+
+
+def test_status_shows_config_version_dry_run_and_next_prune(cdp_bin, bus, clean_engine, tmp_config, tmp_path):
+    d, cfg = start_daemon(cdp_bin, bus, tmp_config, tmp_path, docker={"host": clean_engine.host}, **CONFIG)
+    try:
+        version = subprocess.run([cdp_bin, "--version"], capture_output=True, text=True).stdout.split()[-1]
+        doc = json.loads(status(cdp_bin, bus.env(), "--json").stdout)
+        assert doc["version"] == version and doc["dry_run"] is False
+        assert doc["config"]["path"] == str(cfg)
+        assert re.fullmatch(r"[0-9a-f]{16}", doc["config"]["hash"]) and doc["config"]["changed_on_disk"] is False
+        assert abs(doc["config"]["loaded_at_us"] / 1e6 - time.time()) < 120
+        assert doc["disk"]["inode_threshold_percent"] == 100 and doc["stuck_services"] == [] and doc["warnings"] == []
+        out = status(cdp_bin, bus.env()).stdout
+        assert f"Config: {cfg}, loaded " in out and f"hash {doc['config']['hash']}" in out
+        assert f"Version: {version}" in out and "Dry run: off" in out and "Stuck services: none" in out
+        # Idle (disk below 100 %): nothing is scheduled, and status must not say "now".
+        assert doc["state"] == "idle"
+        assert "Next prune not before: now" not in out and "Next prune: now" not in out
+        assert "Next prune: not scheduled: the disk is below the threshold" in out, out
+        assert check(cdp_bin, bus)[0] == 0
+        # The first record names the version and the config file.
+        assert f"Starting ci-docker-prune {version} with {cfg}: docker {clean_engine.host}" in d.output(), d.output()
+
+        # Edited but not reloaded: status says the file changed since.
+        cfg.write_text(json.dumps({"docker": {"host": clean_engine.host}, **CONFIG,
+                                   "prune": {**CONFIG["prune"], "dry_run": True}}))
+        assert json.loads(status(cdp_bin, bus.env(), "--json").stdout)["config"]["changed_on_disk"] is True
+        assert "the file has changed since" in status(cdp_bin, bus.env()).stdout
+        # Reloaded: dry run on is a warning, everywhere.
+        assert bus.busctl("call", NAME, PATH, IFACE, "Reload").returncode == 0
+        wait_until(lambda: bus.get("DryRun")["data"] is True, timeout=30, what="DryRun after the reload")
+        doc = json.loads(status(cdp_bin, bus.env(), "--json").stdout)
+        assert doc["dry_run"] is True and doc["config"]["changed_on_disk"] is False
+        assert any(w.startswith("dry_run: ") for w in doc["warnings"]), doc["warnings"]
+        assert "Dry run: on" in status(cdp_bin, bus.env()).stdout
+        code, line = check(cdp_bin, bus)
+        assert code == 1 and line.startswith("WARNING: idle; dry_run: "), line
+    finally:
+        assert d.stop() == 0, d.output()
+
+
+def test_status_check_critical_when_docker_is_unreachable(cdp_bin, bus, tmp_config, tmp_path):
+    d, _ = start_daemon(cdp_bin, bus, tmp_config, tmp_path, wait=False,
+                        docker={"host": f"unix://{tmp_path}/no-docker.sock"})
+    try:
+        wait_until(lambda: status(cdp_bin, bus.env()).returncode == 0, timeout=60, what="the daemon on the bus")
+        code, line = check(cdp_bin, bus)
+        assert code == 2 and line.startswith("CRITICAL: connecting; Docker unreachable"), line
+        out = status(cdp_bin, bus.env()).stdout
+        assert "Next prune: not scheduled: Docker unreachable" in out, out
+    finally:
+        assert d.stop() == 0, d.output()
+
+
+def test_status_shows_an_unreadable_disk_as_unknown(cdp_bin, bus, clean_engine, tmp_config, tmp_path):
+    d, cfg = start_daemon(cdp_bin, bus, tmp_config, tmp_path, wait=False, docker={"host": clean_engine.host},
+                          disk={"path": f"{tmp_path}/no-such-dir"})
+    try:
+        wait_until(lambda: bus.busctl("get-property", NAME, PATH, IFACE, "DockerConnected").stdout.find("true") > 0,
+                   timeout=60, what="Docker connected")
+        doc = wait_until(lambda: (j := json.loads(status(cdp_bin, bus.env(), "--json").stdout))["warnings"] and j,
+                         timeout=30, what="the disk_unknown warning")
+        assert doc["disk"]["used_percent"] is None and doc["disk"]["inodes_used_percent"] is None, doc["disk"]
+        # plan --json describes the same disk in the same shape.
+        plan = subprocess.run([cdp_bin, "plan", "--json", "-c", str(cfg)],
+                              capture_output=True, text=True, timeout=60)
+        if plan.returncode == 0:
+            assert set(json.loads(plan.stdout)["disk"]) == set(doc["disk"]), (plan.stdout, doc["disk"])
+        out = status(cdp_bin, bus.env()).stdout
+        assert "Disk: unknown" in out and "0.0%" not in out, out
+        code, line = check(cdp_bin, bus)
+        assert code == 2 and "disk_unknown: " in line and "|" not in line, line
+    finally:
+        assert d.stop() == 0, d.output()
+
+
+def test_status_check_critical_over_threshold_with_no_prune_possible(cdp_bin, bus, clean_engine, tmp_config,
+                                                                     tmp_path):
+    # 0.001 %: any disk is over. Every step disabled: nothing can ever relieve it.
+    d, _ = start_daemon(cdp_bin, bus, tmp_config, tmp_path, docker={"host": clean_engine.host},
+                        disk={"threshold_percent": 0.001},
+                        prune={"containers": False, "images": False, "build_cache": False})
+    try:
+        code, line = wait_until(lambda: (c := check(cdp_bin, bus))[0] == 2 and c, timeout=30,
+                                what="status --check to turn critical")
+        assert "no_prune_possible: " in line and line.startswith("CRITICAL: "), line
+        # 0.001 % is valid but surely a mistake: the daemon says so at start (and runs).
+        assert "disk.threshold_percent is 0.001: a percentage, not a fraction" in d.output(), d.output()
+    finally:
+        assert d.stop() == 0, d.output()
+
+
+def test_still_full_says_what_the_disk_holds(cdp_bin, bus, clean_engine, tmp_config, tmp_path):
+    """Over the threshold, the daemon prunes (containers only: the shared engine's images
+    and build cache stay) and the disk stays full: still_full splits it with
+    /system/df, the Warnings property carries it, and `status --check` warns."""
+    d, _ = start_daemon(cdp_bin, bus, tmp_config, tmp_path, docker={"host": clean_engine.host},
+                        disk={"threshold_percent": 0.001}, gates={"settle": "0s"},
+                        prune={"until": "24h", "cooldown": "1h", "images": False, "build_cache": False})
+    try:
+        warnings = wait_until(lambda: [w for w in bus.get("Warnings")["data"] if w.startswith("still_full: ")],
+                              timeout=120, what="the still_full warning on the bus")
+        w = warnings[0]
+        print(w)  # shown with pytest -rP
+        assert "reclaimable later (younger than 24h)" in w and "kept by this policy" in w and "not Docker" in w, w
+        assert "(images " in w and "volumes " in w and "build cache " in w, w
+        code, line = check(cdp_bin, bus)
+        assert code == 1 and "still_full: " in line, line
+        assert "still_full" in d.output() and "not Docker" in d.output()
+    finally:
+        assert d.stop() == 0, d.output()
+
+
+def test_status_check_unknown_without_daemon(cdp_bin, bus):
+    r = status(cdp_bin, bus.env(), "--check")
+    assert r.returncode == 3 and r.stdout.startswith("UNKNOWN: ") and len(r.stdout.splitlines()) == 1, r

@@ -71,6 +71,8 @@ def test_version(cdp_bin):
     (("check-config", "--json"), "--json is not valid for check-config"),
     (("plan", "--ignore-disk"), "--ignore-disk is not valid for plan"),
     (("status", "-c", "/x.json"), "is not valid for status"),
+    (("plan", "--check"), "--check is not valid for plan"),
+    (("status", "--check", "--json"), "--check and --json do not go together"),
     (("check-config", "-c"), "needs a file name"),
     (("check-config", "--config="), "needs a file name"),
     (("plan", "extra"), "unexpected argument 'extra'"),

@@ -71,6 +71,8 @@ def render_unit(service):
         unit.append("Documentation=" + " ".join(service["documentation"]))
     if service.get("after"):
         unit.append("After=" + " ".join(service["after"]))
+    if service.get("partOf"):
+        unit.append("PartOf=" + " ".join(service["partOf"]))
     unit += lines(service.get("unitConfig", {}))
     unit += ["", "[Service]", *lines(service["serviceConfig"])]
     unit += ["", "[Install]", "WantedBy=" + " ".join(service.get("wantedBy", []))]
@@ -110,8 +112,8 @@ def test_settings_render_to_the_json_config(nix_env, tmp_path, cdp_bin):
     text = res["etc"]["ci-docker-prune/config.json"]["text"]
     assert json.loads(text) == {
         "disk": {"threshold_percent": 85, "path": None, "inode_threshold_percent": 90},
-        "prune": {"until": "48h"},
-        "gates": {"run_stacks": "^ci-[0-9a-f]{6}$"},
+        "prune": {"until": "48h", "dry_run": False},  # declared options carry their defaults
+        "gates": {"run_stacks": "^ci-[0-9a-f]{6}$"},  # freeform: any key of the config
     }
     # A change reloads (SIGHUP) rather than restarts the daemon.
     assert res["services"]["ci-docker-prune"]["reloadTriggers"] == [text]
@@ -123,10 +125,29 @@ def test_settings_render_to_the_json_config(nix_env, tmp_path, cdp_bin):
     assert json.loads(chk.stdout)["disk"]["inode_threshold_percent"] == 90
 
 
-def test_default_settings_mean_all_defaults(nix_env, tmp_path):
+def test_default_settings_mean_all_defaults(nix_env, tmp_path, cdp_bin):
     res, r = evaluate(nix_env, tmp_path, ENABLED)
     assert res is not None, r.stderr
-    assert json.loads(res["etc"]["ci-docker-prune/config.json"]["text"]) == {}
+    text = res["etc"]["ci-docker-prune/config.json"]["text"]
+    # The documented options (RFC 42 settings) are written with the daemon's own defaults...
+    assert json.loads(text) == {"disk": {"threshold_percent": 80, "inode_threshold_percent": 80},
+                                "prune": {"until": "24h", "dry_run": False}}
+    # ...so the effective config is exactly the daemon's defaults.
+    cfg, empty = tmp_path / "config.json", tmp_path / "empty.json"
+    cfg.write_text(text)
+    empty.write_text("{}")
+    got = [subprocess.run([cdp_bin, "check-config", "-c", str(p)], capture_output=True, text=True, timeout=30)
+           for p in (cfg, empty)]
+    assert all(g.returncode == 0 for g in got) and got[0].stdout == got[1].stdout, got
+
+
+def test_declared_settings_are_typed(nix_env, tmp_path):
+    res, r = evaluate(nix_env, tmp_path, ENABLED,
+                      "{ ... }: { services.ci-docker-prune.settings.disk.threshold_percent = 250; }")
+    assert res is None and "settings.disk.threshold_percent' is not of type" in r.stderr, r.stderr
+    res, r = evaluate(nix_env, tmp_path, ENABLED,
+                      '{ ... }: { services.ci-docker-prune.settings.prune.dry_run = "yes"; }')
+    assert res is None and "is not of type `bool'" in r.stderr, r.stderr
 
 
 def test_generated_unit_mirrors_the_shipped_unit(nix_env, tmp_path):
@@ -138,6 +159,14 @@ def test_generated_unit_mirrors_the_shipped_unit(nix_env, tmp_path):
     store = res["package"]["storePath"]
     assert generated.pop(("Service", "ExecStart")) == [f"{store}/bin/ci-docker-prune daemon"]
     assert shipped.pop(("Service", "ExecStart")) == ["/usr/bin/ci-docker-prune daemon"]
+    # The runbook from the package (NixOS has no /usr/share/doc); the shipped unit's
+    # /usr/share/doc is what CMake rewrites to the install prefix.
+    assert generated.pop(("Unit", "Documentation")) == [f"file://{store}/share/doc/ci-docker-prune/runbook.md"]
+    assert shipped.pop(("Unit", "Documentation")) == ["file:///usr/share/doc/ci-docker-prune/runbook.md"]
+    # ExecReload validates with the same binary before it signals (issue 12).
+    reload = "/bin/sh -c '{}/bin/ci-docker-prune check-config >/dev/null && kill -HUP $MAINPID'"
+    assert generated.pop(("Service", "ExecReload")) == [reload.format(store)]
+    assert shipped.pop(("Service", "ExecReload")) == [reload.format("/usr")]
     assert generated == shipped
     assert res["dbusPackages"] == [res["package"]["name"]]  # the bus policy
     assert res["package"]["name"] in res["systemPackages"]  # the CLI for operators
@@ -203,5 +232,44 @@ def test_package_is_the_cmake_build(nix_env, tmp_path):
     # The version is the CMake project's.
     cmake_version = re.search(r"project\(ci-docker-prune VERSION (\S+)", (REPO / "CMakeLists.txt").read_text())
     assert cmake_version and p["version"] == cmake_version.group(1)
-    # The installed unit is pointed at the store binary.
-    assert "/usr/bin/ci-docker-prune $out/bin/ci-docker-prune" in p["postInstall"]
+    # No postInstall patching: CMake points the unit at the prefix (next test).
+    assert p["postInstall"] is None
+
+
+def test_cmake_install_points_the_unit_at_the_store(tmp_path):
+    """The build phases against the real tree: CMake configured with a store prefix, as
+    Nix's cmake hook does, writes the unit with $out's paths; a substituteInPlace of
+    /usr/bin (package.nix had one) would match nothing and fail the build (issue 12)."""
+    if shutil.which("cmake") is None:
+        pytest.skip("cmake not installed")
+    out = "/nix/store/00000000000000000000000000000000-ci-docker-prune-0.1.0"
+    r = subprocess.run(["cmake", "-S", str(REPO), "-B", str(tmp_path / "b"), f"-DCMAKE_INSTALL_PREFIX={out}",
+                        "-DCDP_TESTS=OFF"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    unit = (tmp_path / "b" / "ci-docker-prune.service").read_text()
+    assert f"ExecStart={out}/bin/ci-docker-prune daemon" in unit
+    assert f"{out}/bin/ci-docker-prune check-config" in unit
+    assert f"Documentation=file://{out}/share/doc/ci-docker-prune/runbook.md" in unit
+    assert "/usr/bin/" not in unit and "/usr/share/doc" not in unit
+    # Any substituteInPlace left in package.nix must still find its text in the unit.
+    for old in re.findall(r"--replace-fail\s+(\S+)", (REPO / "nix" / "package.nix").read_text()):
+        assert old in unit, f"substituteInPlace --replace-fail {old} matches nothing"
+
+
+def test_package_source_leaves_out_build_dirs_and_caches(nix_env, tmp_path):
+    """lib.cleanSource (the stub mirrors nixpkgs' filter) keeps build/ and .cache/; the
+    package's own filter must drop them and keep every tracked top-level entry."""
+    tracked = subprocess.run(["git", "-C", str(REPO), "ls-files"], capture_output=True, text=True).stdout.split()
+    top = sorted({t.split("/")[0] for t in tracked})
+    if not top:
+        pytest.skip("not a git checkout")
+    kinds = {name: ("directory" if (REPO / name).is_dir() else "regular") for name in top}
+    junk = {"build": "directory", "build-asan": "directory", ".cache": "directory", ".git": "directory",
+            "result": "symlink", "result-doc": "symlink", ".pytest_cache": "directory"}
+    entries = [*kinds.items(), *junk.items()]
+    nix_list = "[ " + " ".join(f'{{ path = "{REPO}/{n}"; type = "{t}"; }}' for n, t in entries) + " ]"
+    r = nix(nix_env, "--eval", "--strict", "--json", str(HARNESS), "--arg", "sourceEntries", nix_list)
+    assert r.returncode == 0, r.stderr
+    kept = dict(zip([n for n, _ in entries], json.loads(r.stdout)["package"]["sourceKept"]))
+    assert all(kept[n] for n in kinds), {n: k for n, k in kept.items() if n in kinds and not k}
+    assert not any(kept[n] for n in junk), {n: k for n, k in kept.items() if n in junk}

@@ -41,7 +41,9 @@ def _why_not_runnable():
     return None
 
 
-pytestmark = pytest.mark.skipif(_why_not_runnable() is not None, reason=str(_why_not_runnable()))
+pytestmark = [pytest.mark.skipif(_why_not_runnable() is not None, reason=str(_why_not_runnable())),
+              # The first test also builds the rootfs (~50 s, up to 600 s on a slow mirror).
+              pytest.mark.timeout(900)]
 
 
 def wait_for(predicate, timeout, what):
@@ -298,15 +300,25 @@ def test_reload_rereads_config_and_keeps_running(container):
     assert any(m.startswith("Reloaded ") for m in msgs), msgs[-10:]
     assert "100%" not in line
 
-    # A bad config is rejected, the old one kept, the error logged; the unit stays up.
+    # A bad config fails the reload itself (ExecReload runs check-config first, issue 12):
+    # `systemctl reload` exits non-zero with the error in the journal, the daemon is not
+    # signalled and keeps the old config, the unit stays up.
     c.write("/etc/ci-docker-prune/config.json", '{"disk": {"threshold_percent": 250}}\n')
-    c.run("systemctl", "reload", SERVICE, timeout=60)
-    wait_for(lambda: any("threshold_percent" in str(m.get("MESSAGE", ""))
-                         for m in c.journal("-u", SERVICE, f"_PID={before['MainPID']}")), 30,
-             "the rejected config logged, naming the key")
-    after = c.show("MainPID", "ActiveState", "SubState")
+    r = c.run("systemctl", "reload", SERVICE, timeout=60, check=False)
+    assert r.returncode != 0, f"a reload with a bad config must fail:\n{r.stdout}{r.stderr}"
+    wait_for(lambda: any("/etc/ci-docker-prune/config.json: disk.threshold_percent" in str(m.get("MESSAGE", ""))
+                         for m in c.journal("-u", SERVICE)), 30,
+             "check-config's error in the unit's journal, naming the file and key")
+    after = c.show("MainPID", "ActiveState", "SubState", "NRestarts")
     assert after["MainPID"] == before["MainPID"] and after["ActiveState"] == "active", after
+    assert after["NRestarts"] == before["NRestarts"], after
     assert "99%" in status_text(c)
+    daemon_msgs = [str(m.get("MESSAGE", "")) for m in c.journal("-u", SERVICE, f"_PID={before['MainPID']}")]
+    assert not any("Failed to reload" in m for m in daemon_msgs), daemon_msgs[-5:]  # never signalled
+    # And the daemon still runs with 99 %: `status` says which file, loaded when.
+    st = json.loads(c.run("/usr/bin/ci-docker-prune", "status", "--json").stdout)
+    assert st["disk"]["threshold_percent"] == 99 and st["config"]["path"] == "/etc/ci-docker-prune/config.json", st
+    assert st["config"]["changed_on_disk"] is True, st  # the broken file differs from the loaded one
     c.write("/etc/ci-docker-prune/config.json", config_json(99))
 
 
@@ -370,3 +382,71 @@ def test_stop_is_clean(container):
     c.run("systemctl", "stop", SERVICE, timeout=120)
     props = c.show("ActiveState", "Result", "ExecMainStatus")
     assert props["ActiveState"] == "inactive" and props["Result"] == "success", props
+
+
+STANDIN_SOCKET = "/run/standin-docker.sock"
+
+
+def test_docker_stopped_on_purpose_stays_stopped(container):
+    """issue 12: with a socket-activated engine, the daemon's reconnect attempts started
+    Docker again after `systemctl stop docker`. A stand-in docker.socket activates a
+    stand-in docker.service (it takes the listening socket and never answers, which is
+    enough: what matters is who activates it). After `systemctl stop docker.service`
+    nothing may start it again for 60 s (two reconnect intervals), and starting Docker
+    brings the daemon back."""
+    c = container
+    c.write("/etc/systemd/system/docker.socket",
+            f"[Socket]\nListenStream={STANDIN_SOCKET}\nSocketMode=0660\n\n[Install]\nWantedBy=sockets.target\n")
+    # The engine takes the listening socket (fd 3, like dockerd's -H fd://) and answers
+    # every request 503, as a starting engine might. It must accept: a connection left in
+    # the backlog keeps the socket readable, and systemd would re-activate the service for
+    # it right after the stop (seen: "Stopped docker.service" then "Started docker.service").
+    # perl-base is in every Debian (minbase has no python).
+    c.write("/usr/local/bin/standin-engine",
+            'open(my $l, "+<&=", 3) or die "fd 3: $!";\n'
+            'while (accept(my $c, $l)) {\n'
+            '  sysread($c, my $req, 65536);\n'
+            '  syswrite($c, "HTTP/1.1 503 Service Unavailable\\r\\nContent-Length: 0\\r\\nConnection: close\\r\\n\\r\\n");\n'
+            '  close($c);\n'
+            '}\n')
+    c.write("/etc/systemd/system/docker.service",
+            "[Unit]\nRequires=docker.socket\nAfter=docker.socket\n\n"
+            "[Service]\nExecStart=/usr/bin/perl /usr/local/bin/standin-engine\n")
+    c.write("/etc/ci-docker-prune/config.json",
+            json.dumps({"docker": {"host": f"unix://{STANDIN_SOCKET}"}, "disk": {"path": "/var/lib",
+                        "threshold_percent": 100}}) + "\n")
+    docker_state = lambda: c.run("systemctl", "show", "docker.service", "--property=ActiveState").stdout.strip()
+    service_state = lambda: c.show("ActiveState")["ActiveState"]
+    try:
+        c.run("systemctl", "daemon-reload")
+        c.run("systemctl", "start", "docker.socket")
+        c.run("systemctl", "enable", SERVICE)  # wants symlinks: multi-user.target and docker.service
+        c.run("systemctl", "restart", SERVICE, timeout=120)
+        # The daemon's first connection activates the stand-in engine through the socket.
+        wait_for(lambda: docker_state() == "ActiveState=active", 60, "docker.service activated by the daemon")
+
+        c.run("systemctl", "stop", "docker.service", timeout=120)
+        assert c.run("systemctl", "is-active", "docker.socket", check=False).stdout.strip() == "active"
+        # The observation itself: for 60 s (two reconnect intervals of the daemon) nothing
+        # may start Docker again. (Without PartOf= this fails: the daemon's reconnect
+        # re-activates docker.service through the socket.)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            state = docker_state()
+            if state != "ActiveState=inactive":
+                print(c.run("journalctl", "--no-pager", "-n", "30", check=False).stdout)
+            assert state == "ActiveState=inactive", f"docker.service was started again: {state}"
+            time.sleep(1)
+        assert service_state() == "inactive"  # the daemon went with Docker (PartOf=)
+
+        # Docker started again: the daemon comes back with it (WantedBy=docker.service).
+        c.run("systemctl", "start", "docker.service", timeout=120)
+        wait_for(lambda: service_state() == "active", 60, "the daemon to start with Docker")
+    finally:
+        c.run("systemctl", "disable", SERVICE, check=False)
+        c.run("systemctl", "stop", SERVICE, "docker.service", "docker.socket", check=False, timeout=120)
+        for unit in ("docker.socket", "docker.service"):
+            (c.root / "etc/systemd/system" / unit).unlink(missing_ok=True)
+        (c.root / "usr/local/bin/standin-engine").unlink(missing_ok=True)
+        c.run("systemctl", "daemon-reload", check=False)
+        c.write("/etc/ci-docker-prune/config.json", config_json(99))

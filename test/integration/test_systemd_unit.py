@@ -8,12 +8,15 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import default_signals, read_line, stop_process
 from unitfile import parse_unit
 
 REPO = Path(__file__).resolve().parents[2]
@@ -92,7 +95,11 @@ def test_contract_lines():
     assert s[("Service", "Restart")] == ["on-failure"]  # includes watchdog timeouts
     assert s[("Service", "RestartPreventExitStatus")] == ["2"]  # a bad config: no restart loop
     assert ("Service", "WatchdogSec") in s
-    assert s[("Install", "WantedBy")] == ["multi-user.target"]
+    assert s[("Install", "WantedBy")] == ["multi-user.target docker.service"]
+    # Docker stopped on purpose stays stopped: a stop of docker.service stops the daemon
+    # (no reconnect re-activates docker.socket), and Docker's start brings it back.
+    assert s[("Unit", "PartOf")] == ["docker.service"]
+    assert not {k for _, k in s} & {"Requires", "Wants", "BindsTo", "Requisite"}  # never starts Docker itself
     # The unit runs the daemon with only unix sockets and no capabilities.
     assert s[("Service", "RestrictAddressFamilies")] == ["AF_UNIX"]
     assert s[("Service", "PrivateNetwork")] == ["yes"]
@@ -103,33 +110,77 @@ def test_contract_lines():
 
 
 def test_reload_does_not_need_bin_kill():
-    """SPEC: minimal Debian and NixOS lack /bin/kill; the shell builtin is used."""
+    """SPEC: minimal Debian and NixOS lack /bin/kill; the shell builtin is used, after the
+    config was validated (issue 12: a bad config must fail the reload itself)."""
     reload = unit_settings()[("Service", "ExecReload")]
-    assert reload == ["/bin/sh -c 'kill -HUP $MAINPID'"]
+    assert reload == ["/bin/sh -c '/usr/bin/ci-docker-prune check-config >/dev/null && kill -HUP $MAINPID'"]
     for (_, key), values in unit_settings().items():
         if key.startswith("Exec"):
             for v in values:
                 assert not re.search(r"(^|[\s/])(usr/)?bin/kill\b", v), f"{key}={v}"
 
 
-def test_reload_command_really_works_without_kill_binary(tmp_path):
-    """Run the ExecReload line the way systemd would (MAINPID in the environment, an
-    empty PATH so no kill(1) binary can be found) and see SIGHUP arrive."""
+def _reload_argv(cdp_bin, config):
+    """The unit's ExecReload as systemd splits it (like a shell; '$MAINPID' stays in
+    single quotes for the shell, which expands it from the environment systemd sets),
+    with the built binary and a test config in place of the host's."""
+    cmd = unit_settings()[("Service", "ExecReload")][0]
+    argv = shlex.split(cmd)
+    assert argv[0] == "/bin/sh" and argv[1] == "-c"
+    script = argv[2].replace("/usr/bin/ci-docker-prune check-config", f"{cdp_bin} check-config -c {config}")
+    assert script != argv[2]
+    return [argv[0], argv[1], script]
+
+
+def _hup_catcher():
+    """A shell that prints "hup" on SIGHUP. Started with SIGHUP at its default: under
+    `nohup` the test runner ignores it, a child inherits that, and a non-interactive shell
+    cannot trap a signal ignored at entry (issue 12: the suite hung here)."""
     child = subprocess.Popen(["/bin/sh", "-c", "trap 'echo hup; exit 0' HUP; echo ready; "
                               "while :; do sleep 0.1; done"],
-                             stdout=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, text=True, preexec_fn=default_signals)
+    assert read_line(child.stdout, 10) == "ready"
+    return child
+
+
+def test_reload_command_really_works_without_kill_binary(tmp_path, cdp_bin):
+    """Run the ExecReload line the way systemd would (MAINPID in the environment, an
+    empty PATH so no kill(1) binary can be found) and see SIGHUP arrive."""
+    config = tmp_path / "config.json"
+    config.write_text('{"disk": {"threshold_percent": 90}}\n')
+    child = _hup_catcher()
     try:
-        assert child.stdout.readline().strip() == "ready"
-        cmd = unit_settings()[("Service", "ExecReload")][0]
-        # systemd splits the line like a shell and leaves '$MAINPID' in single quotes to
-        # the shell, which expands it from the environment systemd sets.
-        argv = shlex.split(cmd)
-        assert argv[0] == "/bin/sh"
-        subprocess.run(argv, env={"MAINPID": str(child.pid), "PATH": "/nonexistent"},
+        subprocess.run(_reload_argv(cdp_bin, config), env={"MAINPID": str(child.pid), "PATH": "/nonexistent"},
                        check=True, timeout=10)
-        assert child.stdout.readline().strip() == "hup"
+        assert read_line(child.stdout, 10) == "hup"
         assert child.wait(timeout=10) == 0
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+        stop_process(child)
+
+
+def test_reload_command_fails_on_a_bad_config_and_sends_nothing(tmp_path, cdp_bin):
+    config = tmp_path / "config.json"
+    config.write_text('{"disk": {"threshold_percent": 250}}\n')
+    child = _hup_catcher()
+    try:
+        r = subprocess.run(_reload_argv(cdp_bin, config), env={"MAINPID": str(child.pid), "PATH": "/nonexistent"},
+                           capture_output=True, text=True, timeout=10)
+        assert r.returncode == 2, r  # systemd fails the reload job on any non-zero exit
+        assert r.stdout == "" and "disk.threshold_percent" in r.stderr and len(r.stderr.splitlines()) == 1, r
+        assert child.poll() is None  # not signalled: the daemon keeps its config
+    finally:
+        stop_process(child)
+
+
+def test_reload_test_passes_under_nohup(cdp_bin):
+    """issue 12: `nohup scripts/test.sh` hung in the reload test (SIGHUP ignored, inherited
+    by the child shell, which then could not trap it). Run that test in a pytest that
+    ignores SIGHUP, as under nohup: it must pass, and quickly."""
+    def ignore_hup():
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         f"{__file__}::test_reload_command_really_works_without_kill_binary"],
+        cwd=REPO, env=dict(os.environ, CDP_BIN=cdp_bin), preexec_fn=ignore_hup,
+        capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]

@@ -2,7 +2,8 @@
 # needs. Options come from declarations; definitions are pushed down through mkIf/mkMerge
 # by the declared tree (so `config = mkIf cfg.enable { ... }` needs no condition to know
 # its keys, as in nixpkgs), then filtered by condition and merged by the option's type.
-# Unsupported: imports, priorities (mkDefault/mkForce), submodules. Defining an undeclared
+# Unsupported: imports, priorities (mkDefault/mkForce); submodules only as lib.nix's
+# types.submodule models them. Defining an undeclared
 # option is an error, as in NixOS.
 { lib }:
 { modules, specialArgs ? { } }:
@@ -49,7 +50,9 @@ let
       bad = filter (v: !opt.type.check v) values;
     in
     if values == [ ] then
-      (if opt ? default then opt.default
+      # As in nixpkgs, the default is a definition merged by the type (a submodule's
+      # declared options then get their own defaults).
+      (if opt ? default then opt.type.merge path [ opt.default ]
        else throw "The option `${lib.showPath path}' is used but not defined.")
     else if bad != [ ] then
       throw "A definition for option `${lib.showPath path}' is not of type `${opt.type.name}'."

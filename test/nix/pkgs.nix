@@ -16,6 +16,11 @@ let
         meta = attrs.meta or { };
         drvAttrs = attrs;
       };
+    # nixpkgs' pkgs.formats.json: the settings type and a generator (a store file).
+    formats.json = { }: {
+      type = lib.types.stubJsonValue;
+      generate = name: value: fakeDrv name // { text = builtins.toJSON value; };
+    };
     callPackage = fn: overrides:
       let f = if builtins.isFunction fn then fn else import fn;
       in f (builtins.intersectAttrs (builtins.functionArgs f) self // overrides);

@@ -2,7 +2,7 @@
 # module, checks assertions like NixOS does (a failed one aborts evaluation), and returns
 # what test/integration/test_nix.py inspects (JSON-friendly: no store paths added).
 #   nix-instantiate --eval --strict --json test/nix/system.nix --arg userModules '[ ./a.nix ./b.nix ]'
-{ userModules ? [ ], module ? ../../nix/module.nix }:
+{ userModules ? [ ], module ? ../../nix/module.nix, sourceEntries ? [ ] }:
 let
   lib = import ./lib.nix;
   pkgs = import ./pkgs.nix { inherit lib; };
@@ -29,8 +29,11 @@ else {
     buildInputs = names pkg.drvAttrs.buildInputs;
     checkInputs = names pkg.drvAttrs.checkInputs;
     doCheck = pkg.drvAttrs.doCheck;
-    postInstall = pkg.drvAttrs.postInstall;
+    postInstall = pkg.drvAttrs.postInstall or null;
     mainProgram = pkg.meta.mainProgram;
-    srcIsCheckout = toString pkg.drvAttrs.src == toString ../..;
+    srcIsCheckout = toString (pkg.drvAttrs.src.origSrc or pkg.drvAttrs.src) == toString ../..;
+    # The package's source filter applied to [{ path; type; }] (absolute paths, as
+    # builtins.path passes them): which entries of a tree would reach the build.
+    sourceKept = map (e: pkg.drvAttrs.src.filter e.path e.type) sourceEntries;
   };
 }

@@ -61,8 +61,10 @@ TEST_CASE("the shipped config/config.json is exactly the built-in defaults") {
   Config shipped = ok(text);
   CHECK(to_json(shipped) == to_json(Config{}));
   CHECK(to_json(shipped) == to_json(ok("{}")));
-  // And the file spells every key, so it documents the whole schema.
-  CHECK(json::parse(text).flatten().size() == to_json(Config{}).flatten().size());
+  // And the file spells every key, so it documents the whole schema, except docker.host:
+  // set in the file it would hide $DOCKER_HOST (issue 12), so the file leaves it out.
+  CHECK_FALSE(json::parse(text).contains("docker"));
+  CHECK(json::parse(text).flatten().size() + 1 == to_json(Config{}).flatten().size());
 }
 
 TEST_CASE("every key can be set") {
