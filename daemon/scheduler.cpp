@@ -52,7 +52,10 @@ void Manager::carry_out(const timeline::Action& action, const Snapshot& snap, No
                  [&](const timeline::StartConfirm&) { spawn("confirm", confirm_job()); },
                  [&](const timeline::AdoptConfirmed&) { adopt_confirmed(); },
                  [&](const timeline::SendStep& s) { spawn("prune", step_job(s.step, s.dry_run)); },
-                 [&](const timeline::Journal& j) { reporter_->journal(j); },
+                 [&](const timeline::Journal& j) {
+                   if (j.event == "still_full") report_still_full(j);
+                   else reporter_->journal(j);
+                 },
                  [&](const timeline::Publish& p) { publish(p.view, snap, now); },
                  [&](const timeline::PruneFinishedSignal& p) { reporter_->prune_finished(p.reclaimed, p.summary); },
                  [&](const timeline::Persist& p) { persist(p.last); },
@@ -67,6 +70,11 @@ void Manager::carry_out(const timeline::Action& action, const Snapshot& snap, No
              },
              action);
 }
+
+// The one place the still_full warning leaves the daemon: its words come from the timeline
+// (timeline::still_full_message); a richer account of what the disk holds (/system/df)
+// would be read and written here.
+void Manager::report_still_full(const timeline::Journal& record) { reporter_->journal(record); }
 
 void Manager::arm_wake(std::optional<SteadyTime> at) {
   if (!at) {
