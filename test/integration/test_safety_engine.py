@@ -14,6 +14,7 @@ chance to prune: the disk is over the threshold and settle is 0 s.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -198,3 +199,23 @@ def test_second_daemon_exits_1_naming_the_first_and_sends_nothing(cdp_bin, clean
     finally:
         rc = first.stop()
         assert rc == 0, f"first daemon exit {rc}:\n{first.output()}"
+
+
+def test_bus_absent_at_start_is_retried(cdp_bin, clean_engine, bus, tmp_config, tmp_path):
+    """The system bus comes up after the daemon (boot order, a dbus restart): the daemon
+    keeps running and takes its name once the bus is there (it used to give up for good)."""
+    bus.proc.terminate()
+    bus.proc.wait(timeout=10)
+    os.unlink(os.path.join(bus.dir, "system_bus_socket"))
+    cfg = tmp_config(docker={"host": clean_engine.host},
+                     disk={"threshold_percent": 100, "inode_threshold_percent": 100})
+    d = BusDaemon(cdp_bin, cfg, bus, tmp_path / "daemon.log")
+    try:
+        wait_until(lambda: "Failed to connect to the system bus" in d.output(), 30, "the bus failure logged")
+        assert d.proc.poll() is None, d.output()
+        bus._start()  # same socket path, as a dbus-daemon started later would have
+        d.wait_on_bus(timeout=60)
+        assert "Connected to the system bus" in d.output()
+    finally:
+        rc = d.stop()
+        assert rc == 0, f"daemon exit {rc}:\n{d.output()}"
