@@ -23,6 +23,9 @@ constexpr auto kSlowPollSpacing = std::chrono::seconds(2);
 constexpr auto kSlowPollAfter = std::chrono::seconds(60);
 // A list refused as stale (a service event arrived meanwhile) is retried after this.
 constexpr auto kStaleRetry = std::chrono::milliseconds(50);
+// Heal re-lists asked for by bad input are at least this far apart (a flood of bad lines
+// must not become a list storm).
+constexpr auto kMinHealSpacing = std::chrono::seconds(1);
 // A failed convergence poll (or a locked/pending swarm, whose unlock emits nothing we
 // watch) is retried with backoff from 1 s up to this.
 constexpr Duration kPollRetryMax = std::chrono::seconds(30);
@@ -281,6 +284,7 @@ awaitable<void> Manager::heal_loop() {
     }
     conv_wake_.notify();
     changed();
+    co_await sleep_until(Steady::now() + kMinHealSpacing);
   }
 }
 

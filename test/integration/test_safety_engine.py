@@ -219,3 +219,30 @@ def test_bus_absent_at_start_is_retried(cdp_bin, clean_engine, bus, tmp_config, 
     finally:
         rc = d.stop()
         assert rc == 0, f"daemon exit {rc}:\n{d.output()}"
+
+
+def test_reload_to_another_engine_never_ends_on_the_old_one(clean_engine, engine_factory, proxy, tmpfs,
+                                                            daemon_factory, tmp_path):
+    """docker.host changes on SIGHUP: the model is the new engine's, and nothing more is
+    asked of the old one (a session or list still in flight for it drops its result)."""
+    import signal
+    old, new = clean_engine, engine_factory()
+    cid = old.run_container(state="running", stack=RUN_STACK)
+    cfg = config_for(old, tmpfs, threshold=90)
+    cfg["docker"]["host"] = proxy.host
+    path = write_config(tmp_path / "c.json", cfg)
+    d = daemon_factory(path)
+    d.wait_ready()
+    d.wait_status(lambda s: RUN_STACK in s and not s.startswith("connecting"), what="the old engine's run stack")
+
+    cfg["docker"]["host"] = new.host
+    write_config(path, cfg)
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_log("Reconnecting to Docker at " + new.host)
+    d.wait_status(lambda s: s.startswith("idle:") and "no run stack live" in s, what="the new engine's view")
+    asked = len(proxy.requests)
+    # The old engine still has its run container and answers: a late list from it would
+    # bring the run stack back into STATUS.
+    never(lambda: RUN_STACK in d.notify.status() or len(proxy.requests) != asked, 5,
+          f"the daemon went back to the old engine: {proxy.requests[asked:]}\n{d.log()}")
+    old.docker("rm", "-f", cid)
