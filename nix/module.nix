@@ -115,6 +115,8 @@ in
         SystemCallFilter = [ "@system-service" "~@privileged @resources" ];
         SystemCallErrorNumber = "EPERM";
 
+        RuntimeDirectory = "ci-docker-prune";
+
         MemoryMax = "64M";
         TasksMax = 16;
       };
