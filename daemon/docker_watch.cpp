@@ -51,6 +51,8 @@ SessionResult superseded() {
 awaitable<void> Manager::docker_loop() {
   while (!stopping_) {
     const std::uint64_t epoch = docker_epoch_;
+    // A reload while we waited below is already in effect for this session.
+    reconnect_requested_ = false;
     synced_since_.reset();
     auto result = co_await docker_session();
     if (stopping_) break;
