@@ -23,6 +23,9 @@ constexpr auto kSlowPollSpacing = std::chrono::seconds(2);
 constexpr auto kSlowPollAfter = std::chrono::seconds(60);
 // A list refused as stale (a service event arrived meanwhile) is retried after this.
 constexpr auto kStaleRetry = std::chrono::milliseconds(50);
+// Heal re-lists asked for by bad input are at least this far apart (a flood of bad lines
+// must not become a list storm).
+constexpr auto kMinHealSpacing = std::chrono::seconds(1);
 // A failed convergence poll (or a locked/pending swarm, whose unlock emits nothing we
 // watch) is retried with backoff from 1 s up to this.
 constexpr Duration kPollRetryMax = std::chrono::seconds(30);
@@ -48,6 +51,8 @@ SessionResult superseded() {
 awaitable<void> Manager::docker_loop() {
   while (!stopping_) {
     const std::uint64_t epoch = docker_epoch_;
+    // A reload while we waited below is already in effect for this session.
+    reconnect_requested_ = false;
     synced_since_.reset();
     auto result = co_await docker_session();
     if (stopping_) break;
@@ -281,6 +286,7 @@ awaitable<void> Manager::heal_loop() {
     }
     conv_wake_.notify();
     changed();
+    co_await sleep_until(Steady::now() + kMinHealSpacing);
   }
 }
 

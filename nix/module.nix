@@ -158,6 +158,8 @@ in
         SystemCallFilter = [ "@system-service" "~@privileged @resources" ];
         SystemCallErrorNumber = "EPERM";
 
+        RuntimeDirectory = "ci-docker-prune";
+
         MemoryMax = "64M";
         TasksMax = 16;
       };

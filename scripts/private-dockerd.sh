@@ -177,9 +177,10 @@ start_engine() {
   fi
   t1=$(date +%s%N)
   log "ping ok after $(( (t1 - t0) / 1000000 )) ms (netns $ns)"
-  # A restart on a kept data-root (stop + start) keeps its swarm: init only when inactive.
+  # A restart on a kept data-root (stop + start) keeps its swarm: init only when inactive
+  # (an autolocked swarm comes back "locked": test_safety_engine.py unlocks it itself).
   if [ -z "${CDP_DOCKERD_NO_SWARM:-}" ] &&
-     [ "$("$DOCKER_CLI" -H "unix://$sock" info --format '{{.Swarm.LocalNodeState}}')" != active ]; then
+     [ "$("$DOCKER_CLI" -H "unix://$sock" info --format '{{.Swarm.LocalNodeState}}')" = inactive ]; then
     "$DOCKER_CLI" -H "unix://$sock" swarm init --advertise-addr 127.0.0.1 >/dev/null
   fi
   if [ -z "${CDP_DOCKERD_NO_IMAGES:-}" ]; then

@@ -107,7 +107,17 @@ awaitable<std::expected<Response, Error>> Client::raw_request(http::verb verb, s
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(kMaxReplyBytes);
-  co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+  co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+  // A declared length over the cap is refused before any body byte is buffered (chunked
+  // bodies meet the parser's body_limit instead).
+  if (!ec && parser.content_length() && *parser.content_length() > kMaxReplyBytes) ec = http::error::body_limit;
+  if (!ec) co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+  if (ec == http::error::body_limit) {
+    // SPEC "Never twice": reply sizes bounded within the unit's MemoryMax.
+    Error e = make_error(Error::Kind::protocol, fmt::format("Failed to read the reply to {}: over the {} MiB reply limit",
+                                                            what, kMaxReplyBytes / (1024 * 1024)));
+    co_return std::unexpected(std::move(e));
+  }
   if (ec) {
     Error e = transport_error(ec, "read the reply to " + what, false);
     co_return std::unexpected(std::move(e));

@@ -130,8 +130,10 @@ class Daemon:
         self.bus = bus
         self.log_path = Path(log_path)
         self.log = open(self.log_path, "w")
+        # Its own lock folder (the SPEC's one-daemon lock) unless the test shares one.
+        env = {"RUNTIME_DIRECTORY": str(self.log_path.parent / f"run-{self.log_path.stem}"), **(env or {})}
         self.proc = subprocess.Popen([cdp_bin, "daemon", "-c", str(config)], stdout=self.log,
-                                     stderr=subprocess.STDOUT, env=bus.env(**(env or {})))
+                                     stderr=subprocess.STDOUT, env=bus.env(**env))
 
     def output(self):
         return self.log_path.read_text(errors="replace")

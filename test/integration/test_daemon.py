@@ -78,7 +78,11 @@ class Daemon:
         self.notify = Notify(workdir / "notify.sock")
         self.stderr_path = workdir / "daemon.stderr"
         self._stderr = open(self.stderr_path, "wb")
-        full_env = {**os.environ, "NOTIFY_SOCKET": self.notify.path, **(env or {})}
+        # Each daemon its own lock folder (SPEC: one daemon per host, by this lock) unless
+        # a test shares one on purpose.
+        run_dir = workdir / "run"
+        full_env = {**os.environ, "NOTIFY_SOCKET": self.notify.path, "RUNTIME_DIRECTORY": str(run_dir),
+                    **(env or {})}
         for k in ("JOURNAL_STREAM", "DOCKER_HOST", "WATCHDOG_PID", "WATCHDOG_USEC"):
             if k not in (env or {}):
                 full_env.pop(k, None)

@@ -48,7 +48,7 @@ def journal():
         j.stop()
 
 
-def test_daemon_records_in_the_journal(cdp_bin, clean_engine, full_disk, tmp_config, journal):
+def test_daemon_records_in_the_journal(cdp_bin, clean_engine, full_disk, tmp_config, journal, tmp_path):
     stopped = clean_engine.run_container(state="exited")
     clean_engine.make_dangling_image(created="2020-01-01T00:00:00Z")
     created = time.time()
@@ -62,6 +62,7 @@ def test_daemon_records_in_the_journal(cdp_bin, clean_engine, full_disk, tmp_con
     env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS="unix:path=/nonexistent/cdp-test-bus")
     env.pop("JOURNAL_STREAM", None)
     env.pop("NOTIFY_SOCKET", None)
+    env["RUNTIME_DIRECTORY"] = str(tmp_path / "run")  # its own one-daemon lock
     proc = journal.spawn([cdp_bin, "daemon", "-c", str(cfg)], "ci-docker-prune", env=env)
     try:
         def daemon_records():

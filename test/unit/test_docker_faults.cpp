@@ -333,3 +333,73 @@ TEST_CASE("negotiate: a Docker 29 engine gets its minimum version, and requests 
   CHECK(services->error().kind == Error::Kind::http);
   CHECK(services->error().status == 503);
 }
+
+TEST_CASE("events: a line over 1 MiB is dropped as bad_input and the stream goes on") {
+  RawServer server([](int fd, int) {
+    read_request(fd);
+    send_all(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+    // 1 MiB + 1 of one "event" in 64 KiB chunks, then a normal line.
+    const std::string big(64 * 1024, 'x');
+    for (int i = 0; i < 16; ++i) send_all(fd, chunk(big));
+    send_all(fd, chunk("y\n"));
+    send_all(fd, chunk("{\"Type\":\"node\",\"Action\":\"update\",\"Actor\":{\"ID\":\"n\"}}\n") + "0\r\n\r\n");
+  });
+  asio::io_context io;
+  EventStream es(io.get_executor(), server.path(), "1.41");
+  std::vector<std::expected<std::string, Error>> got;
+  asio::co_spawn(io, [&]() -> awaitable<void> {
+    if (!co_await es.open(nullptr, 2s)) co_return;  // the checks below then fail
+    for (int i = 0; i < 3; ++i) got.push_back(co_await es.next_line());
+  }, asio::detached);
+  io.run();
+  REQUIRE(got.size() == 3);
+  REQUIRE_FALSE(bool(got[0]));
+  CHECK(got[0].error().kind == Error::Kind::bad_input);
+  CHECK(got[0].error().message == "Dropped a Docker event line over 1048576 bytes");
+  REQUIRE(bool(got[1]));
+  CHECK(parse_event(*got[1])->type == "node");
+  REQUIRE_FALSE(bool(got[2]));
+  CHECK(got[2].error().kind == Error::Kind::closed);
+}
+
+TEST_CASE("request: a reply over the cap is refused, not buffered") {
+  RawServer server([](int fd, int) {
+    read_request(fd);
+    const std::string body(kMaxReplyBytes + 1, ' ');
+    send_all(fd, http_reply(200, "OK", body));
+  });
+  asio::io_context io;
+  Client client(io.get_executor(), server.path());
+  std::optional<std::expected<std::vector<Container>, Error>> got;
+  const std::vector<std::string> states{"running"};
+  asio::co_spawn(io, [&]() -> awaitable<void> { got = co_await client.containers(states); }, asio::detached);
+  io.run();
+  REQUIRE(bool(got));
+  REQUIRE_FALSE(bool(*got));
+  CHECK(got->error().kind == Error::Kind::protocol);
+  INFO(got->error().message);
+  CHECK(got->error().message.ends_with(": over the 4 MiB reply limit"));
+  CHECK(kMaxReplyBytes == 4u * 1024 * 1024);
+}
+
+TEST_CASE("inspect: restarting, exited and 404") {
+  RawServer server([](int fd, int index) {
+    read_request(fd);
+    if (index == 0)
+      send_all(fd, http_reply(200, "OK", R"({"Id":"c1","State":{"Status":"restarting","Restarting":true}})"));
+    else
+      send_all(fd, http_reply(404, "Not Found", R"({"message":"No such container: c2"})"));
+  });
+  asio::io_context io;
+  Client client(io.get_executor(), server.path());
+  std::optional<std::expected<std::optional<Container>, Error>> a, b;
+  asio::co_spawn(io, [&]() -> awaitable<void> {
+    a = co_await client.inspect_container("c1");
+    b = co_await client.inspect_container("c2");
+  }, asio::detached);
+  io.run();
+  REQUIRE((a && *a && a->value()));
+  CHECK(a->value()->state == "restarting");
+  REQUIRE((b && *b));
+  CHECK_FALSE(b->value().has_value());
+}

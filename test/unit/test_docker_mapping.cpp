@@ -141,10 +141,12 @@ TEST_CASE("swarm role: /info alone tells a locked manager from a worker (a 503 d
     return swarm_role_of(*r);
   };
   CHECK(role(j["Swarm"]) == SwarmRole::manager);  // the captured fixture: a manager
-  // A locked manager as dockerd 20.10 reports it after an autolock restart: the node ids
-  // empty, ControlAvailable false (test_safety_engine.py::test_locked_swarm checks it live).
-  CHECK(role({{"NodeID", ""}, {"NodeAddr", ""}, {"LocalNodeState", "locked"}, {"ControlAvailable", false},
-              {"Error", ""}, {"RemoteManagers", nullptr}}) == SwarmRole::unknown);
+  // A locked manager exactly as dockerd 20.10.24 reported it after an autolock restart
+  // (captured in test_safety_engine.py's setup): ControlAvailable false, as on a worker.
+  CHECK(role(json::parse(R"({"NodeID": "", "NodeAddr": "127.0.0.1", "LocalNodeState": "locked",
+      "ControlAvailable": false, "Error": "Swarm is encrypted and needs to be unlocked before it can be used. )"
+                         R"(Please use \"docker swarm unlock\" to unlock it.", "RemoteManagers": null})")) ==
+        SwarmRole::unknown);
   CHECK(role({{"LocalNodeState", "pending"}, {"ControlAvailable", false}}) == SwarmRole::unknown);
   CHECK(role({{"LocalNodeState", "error"}, {"ControlAvailable", false}}) == SwarmRole::unknown);
   CHECK(role({{"LocalNodeState", "active"}, {"ControlAvailable", false}}) == SwarmRole::worker);

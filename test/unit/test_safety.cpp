@@ -1,6 +1,5 @@
 // Issue 7's small pure pieces, with no sleeps: the reconnect backoff, the event line cap,
 // the host-wide lock file and the bounded D-Bus name lists.
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
