@@ -116,6 +116,7 @@ awaitable<std::expected<void, docker::Error>> Manager::docker_session() {
   model_.mark_synced();
   backoff_ = std::chrono::seconds(1);
   if (!was_connected) {
+    metrics_->docker_connected();
     unreachable_logged_ = false;
     journal::event(spdlog::level::info, "docker_connected", {},
                    fmt::format("Connected to Docker {} at {} (API {}), {} live containers",
@@ -145,6 +146,7 @@ awaitable<std::expected<void, docker::Error>> Manager::docker_session() {
       continue;
     }
     const EventEffect fx = model_.apply_event(*event);
+    metrics_->event_applied();
     if (fx.poll_convergence) conv_wake_.notify();
     if (fx.disk_changed) request_disk_read();
     if (fx.changed) changed();

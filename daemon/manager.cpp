@@ -31,7 +31,8 @@ Manager::Manager(asio::io_context& io, Config config, std::optional<std::string>
       disk_watch_(ex_, [this] { request_disk_read(); }),
       eval_timer_(ex_),
       signals_(ex_, SIGHUP, SIGTERM, SIGINT),
-      watchdog_timer_(ex_) {}
+      watchdog_timer_(ex_),
+      metrics_(ex_, CDP_VERSION) {}
 
 Manager::~Manager() = default;
 
@@ -60,6 +61,7 @@ void Manager::start() {
     if (!ec) on_signal(signo);
   });
   open_bus();
+  metrics_.configure(config_.metrics);
   refresh_disk_watch();  // an explicit disk.path is watched even while Docker is down
   spawn("docker", docker_loop());
   spawn("heal", heal_loop());
@@ -95,6 +97,7 @@ std::expected<void, std::string> Manager::reload() {
       loaded->disk.path != config_.disk.path || loaded->disk.poll_interval != config_.disk.poll_interval;
   config_ = std::move(*loaded);
   journal::set_level(config_.log.level);
+  metrics_.configure(config_.metrics);
   spdlog::info("Reloaded the config from {}", config_path_.value_or(kDefaultConfigPath));
   if (host_changed) {
     // Another engine: what the model knows is about the old one.
@@ -133,6 +136,7 @@ void Manager::finish() {
   boost::system::error_code ec;
   signals_.cancel(ec);
   if (bus_) bus_->close();
+  metrics_.close();
   // Requests still waiting on Docker (lists, polls) have nothing left to deliver to.
   io_.stop();
 }

@@ -18,6 +18,7 @@
 #include "model/live_model.hpp"
 #include "policy/decision.hpp"
 #include "report/bus.hpp"
+#include "report/metrics_export.hpp"
 #include "wakeup.hpp"
 
 namespace cdp {
@@ -113,6 +114,10 @@ class Manager {
   bool stopping_ = false;
   bool finished_ = false;
   int exit_code_ = 0;
+
+  // Metrics (SPEC "Metrics"): updated where STATUS/D-Bus are published, counters bumped
+  // where prunes finish, events apply and Docker reconnects.
+  MetricsExport metrics_;
 };
 
 }  // namespace cdp

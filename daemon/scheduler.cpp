@@ -121,6 +121,7 @@ void Manager::check_blocked_long(const Decision& d, TimePoint now) {
 }
 
 void Manager::publish(const Decision& d, const Snapshot& snap, TimePoint now) {
+  metrics_->update(metrics_input(d, snap, config_));
   const std::string line = status_line(d, snap, config_, now, last_reclaimed_);
   if (line != last_status_) {
     last_status_ = line;
@@ -210,6 +211,7 @@ awaitable<void> Manager::prune_job(bool manual, bool ignore_disk, Bus::PruneRepl
                    fmt::format("Prune step {}: {}, {} removed, {}{}{}", step_name(s.step), outcome_name(s.outcome),
                                s.deleted.size(), format_bytes(s.reclaimed), s.detail.empty() ? "" : ": ", s.detail));
   }
+  metrics_->prune_finished(count_prune(result, prune.dry_run));
   std::string outcome;
   if (attempted) {
     model_.set_last_prune(now);
