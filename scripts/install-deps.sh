@@ -4,10 +4,10 @@
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config ccache libboost-dev nlohmann-json3-dev libspdlog-dev
-            libfmt-dev libsystemd-dev catch2)
+            libfmt-dev libsystemd-dev catch2 prometheus-cpp-dev)
 run_pkgs=(docker.io busybox-static iproute2 util-linux python3)
 test_pkgs=(python3 python3-pytest dbus libglib2.0-bin systemd systemd-container debootstrap nix-bin zstd e2fsprogs
-           psmisc procps)
+           psmisc procps prometheus debhelper dpkg-dev pandoc lintian)
 
 want=("${build_pkgs[@]}")
 case "${1:-all}" in
