@@ -101,9 +101,7 @@ awaitable<void> serve(std::shared_ptr<MetricsListener::Shared> sh, typename Prot
     const http::request<http::empty_body> req = parser.release();
     http::response<http::string_body> res = answer(req, sh->body);
     const bool keep = res.keep_alive();
-    http::serializer<false, http::string_body> sr{res};
-    if (req.method() == http::verb::head) sr.split(true);
-    co_await http::async_write(*stream, sr, asio::redirect_error(use_awaitable, ec));
+    co_await http::async_write(*stream, res, asio::redirect_error(use_awaitable, ec));
     if (ec || !keep) break;
   }
   boost::system::error_code ignored;

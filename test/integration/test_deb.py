@@ -7,9 +7,11 @@ nspawn Debian of test_nspawn.py with the package's runtime libraries added to th
 stand-in docker.service and the private engine's socket bound at /run/docker.sock, and
 drives dpkg and systemctl inside. Tests run in order and build on each other.
 """
+import http.client
 import json
 import re
 import shutil
+import socket
 import subprocess
 import time
 import uuid
@@ -143,6 +145,52 @@ def test_install_enables_and_starts_and_status_works(box):
     assert CONFIG in conffiles, conffiles
     exec_start = c.show("ExecStart")["ExecStart"]
     assert "path=/usr/bin/ci-docker-prune" in exec_start, exec_start
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_metrics_under_the_shipped_sandbox_with_the_documented_drop_in(box):
+    """docs/metrics.md's drop-in: the textfile's folder writable, a loopback TCP listener
+    (the host network, IP families, IPAddressAllow=localhost). The container shares the
+    host's network namespace (nspawn without --private-network), so the host scrapes it."""
+    c = box
+    port = free_port()
+    c.write(f"/etc/systemd/system/{SERVICE}.d/metrics.conf",
+            "[Service]\nReadWritePaths=/var/lib/prometheus/node-exporter\n"
+            "PrivateNetwork=no\nRestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\nIPAddressAllow=localhost\n")
+    (c.root / "var/lib/prometheus/node-exporter").mkdir(parents=True, exist_ok=True)
+    prom = "/var/lib/prometheus/node-exporter/ci-docker-prune.prom"
+    c.write(CONFIG, json.dumps({"metrics": {"textfile": prom, "listen": f"127.0.0.1:{port}"}}) + "\n")
+    c.run("systemctl", "daemon-reload")
+    c.run("systemctl", "restart", SERVICE, timeout=120)
+    path = c.root / prom.lstrip("/")
+    text = wait_for(lambda: path.exists() and 'ci_docker_prune_docker_connected 1' in (t := path.read_text()) and t,
+                    60, "the textfile written from inside the sandbox, Docker connected")
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert "ci_docker_prune_build_info{" in text
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    body = wait_for(lambda: _get(conn), 30, "GET /metrics on the loopback port")
+    assert "ci_docker_prune_prunes_total" in body
+    # Back to the shipped sandbox and the default config for the tests that follow.
+    (c.root / f"etc/systemd/system/{SERVICE}.d/metrics.conf").unlink()
+    c.write(CONFIG, (REPO / "config" / "config.json").read_text())  # as shipped
+    c.run("systemctl", "daemon-reload")
+    c.run("systemctl", "restart", SERVICE, timeout=120)
+
+
+def _get(conn):
+    try:
+        conn.request("GET", "/metrics")
+        r = conn.getresponse()
+        return r.status == 200 and r.read().decode()
+    except OSError:
+        return False
+    finally:
+        conn.close()
 
 
 def test_upgrade_keeps_the_edited_config_and_restarts(box):
