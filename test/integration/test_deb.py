@@ -227,3 +227,14 @@ def test_purge_removes_the_config(box):
     assert not (c.root / "etc/ci-docker-prune").exists()
     r = c.run("dpkg-query", "-W", "ci-docker-prune", check=False)
     assert r.returncode != 0
+
+
+@pytest.mark.skipif(shutil.which("lintian") is None, reason="lintian not installed")
+def test_lintian_reports_no_errors_or_warnings(debs):
+    changes = sorted(debs["old"].parent.glob("*.changes"))
+    assert changes, list(debs["old"].parent.iterdir())
+    # --fail-on: exit non-zero on any E: or W: tag (lintian 2.116); the tags are printed.
+    r = subprocess.run(["lintian", "--fail-on", "error,warning", str(changes[0])], capture_output=True,
+                       text=True, timeout=600)
+    tags = [line for line in r.stdout.splitlines() if re.match(r"^[EW]: ", line)]
+    assert r.returncode == 0 and not tags, r.stdout + r.stderr
