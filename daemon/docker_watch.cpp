@@ -140,6 +140,7 @@ awaitable<std::expected<void, docker::Error>> Manager::docker_session() {
   model_.mark_synced();
   synced_since_ = Steady::now();
   if (!was_connected || unreachable_logged_) {
+    metrics_->docker_connected();
     unreachable_logged_ = false;
     journal::event(spdlog::level::info, "docker_connected", {},
                    fmt::format("Connected to Docker {} at {} (API {}), {} live containers",
@@ -182,6 +183,7 @@ awaitable<std::expected<void, docker::Error>> Manager::docker_session() {
       continue;
     }
     apply_event_effect(model_.apply_event(*event));
+    metrics_->event_applied();
   }
   SessionResult ok;
   co_return ok;

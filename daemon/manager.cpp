@@ -36,7 +36,8 @@ Manager::Manager(asio::io_context& io, Config config, std::optional<std::string>
       eval_timer_(ex_),
       state_file_(state_file_path()),
       signals_(ex_, SIGHUP, SIGTERM, SIGINT),
-      watchdog_timer_(ex_) {
+      watchdog_timer_(ex_),
+      metrics_(ex_, CDP_VERSION) {
   note_config_loaded();
 }
 
@@ -85,6 +86,7 @@ void Manager::start() {
   reporter_ = make_system_reporter(bus_);
   load_state();
   started_ = true;
+  metrics_.configure(config_.metrics);
   refresh_disk_watch();  // an explicit disk.path is watched even while Docker is down
   spawn("docker", docker_loop());
   spawn("heal", heal_loop());
@@ -121,6 +123,7 @@ std::expected<void, std::string> Manager::reload() {
   config_ = std::move(*loaded);
   note_config_loaded();
   journal::set_level(config_.log.level);
+  metrics_.configure(config_.metrics);
   spdlog::info("Reloaded the config from {}", config_file());
   for (const auto& w : config_warnings(config_)) spdlog::warn("{}: {}", config_file(), w);
   if (host_changed) {
@@ -166,6 +169,7 @@ void Manager::finish() {
   boost::system::error_code ec;
   signals_.cancel(ec);
   if (bus_) bus_->close();
+  metrics_.close();
   // Requests still waiting on Docker (lists, polls) have nothing left to deliver to.
   io_.stop();
 }

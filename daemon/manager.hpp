@@ -27,6 +27,7 @@
 #include "state/state_file.hpp"
 #include "util/clock.hpp"
 #include "report/disk_split.hpp"
+#include "report/metrics_export.hpp"
 #include "wakeup.hpp"
 
 namespace cdp {
@@ -152,6 +153,12 @@ class Manager {
   bool finished_ = false;
   bool started_ = false;  // the jobs were spawned (start() was not refused)
   int exit_code_ = 0;
+
+  // Metrics (SPEC "Metrics"): updated where STATUS/D-Bus are published, counters bumped
+  // where prunes finish, events apply and Docker reconnects.
+  MetricsExport metrics_;
+  PruneCount pending_count_;  // the steps of the prune in flight, until it is counted
+  void count_for_metrics(const timeline::Journal& j);
 };
 
 }  // namespace cdp

@@ -3,6 +3,7 @@
 // Must not evaluate gates or hold timing rules itself (policy/), nor build prune requests
 // (prune/): the steps and the confirming lists go through the PruneApi seam.
 #include <cmath>
+#include <cstdlib>
 
 #include <fmt/chrono.h>
 #include <spdlog/spdlog.h>
@@ -58,6 +59,7 @@ void Manager::carry_out(const timeline::Action& action, const Snapshot& snap, No
                  [&](const timeline::AdoptConfirmed&) { adopt_confirmed(); },
                  [&](const timeline::SendStep& s) { spawn("prune", step_job(s.step, s.dry_run)); },
                  [&](const timeline::Journal& j) {
+                   count_for_metrics(j);
                    if (j.event == "still_full") report_still_full(j);
                    else reporter_->journal(j);
                  },
@@ -79,6 +81,34 @@ void Manager::carry_out(const timeline::Action& action, const Snapshot& snap, No
 // The one place the still_full warning leaves the daemon: its words come from the timeline
 // (timeline::still_full_message); a richer account of what the disk holds (/system/df)
 // would be read and written here.
+namespace {
+std::string field(const timeline::Journal& j, std::string_view key) {
+  for (const auto& [k, v] : j.fields)
+    if (k == key) return v;
+  return {};
+}
+}  // namespace
+
+// The metrics count what the journal records: steps' bytes add up until the prune's
+// prune_done / prune_skipped record, which counts the prune by its CDP_OUTCOME.
+void Manager::count_for_metrics(const timeline::Journal& j) {
+  if (j.event == "model_drift") {
+    metrics_->model_drift();
+  } else if (j.event == "prune_step") {
+    const std::string bytes = field(j, "CDP_RECLAIMED_BYTES");  // absent for a dry-run
+    const std::string step = field(j, "CDP_STEP");
+    for (std::size_t i = 0; i < pending_count_.reclaimed_bytes.size(); ++i)
+      if (!bytes.empty() && step == step_name(static_cast<PruneStep>(i)))
+        pending_count_.reclaimed_bytes[i] += std::strtoull(bytes.c_str(), nullptr, 10);
+  } else if (j.event == "prune_done" || j.event == "prune_skipped") {
+    std::string outcome = field(j, "CDP_OUTCOME");
+    if (outcome.empty()) outcome = j.event == "prune_done" ? "pruned" : "skipped";
+    pending_count_.outcome = outcome;
+    metrics_->prune_finished(pending_count_);
+    pending_count_ = {};
+  }
+}
+
 // still_full says what the disk holds: ask Docker first (GET /system/df, still_full_job).
 void Manager::report_still_full(const timeline::Journal& record) { spawn("still_full", still_full_job(record)); }
 
@@ -96,6 +126,17 @@ void Manager::arm_wake(std::optional<SteadyTime> at) {
 
 void Manager::publish(const timeline::View& view, const Snapshot& snap, Now now) {
   const std::string line = status_line(view, snap, config_, now.wall);
+  {
+    MetricsInput in = metrics_input(view.decision, snap, config_);
+    // The timeline owns the last prune (the model's copy is not kept up to date).
+    if (view.last_prune)
+      in.last_prune_finished_seconds =
+          static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  view.last_prune->wall.time_since_epoch())
+                                  .count()) /
+          1000;
+    metrics_->update(in);
+  }
   if (line != last_status_) {
     last_status_ = line;
     reporter_->status(line);

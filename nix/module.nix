@@ -9,9 +9,23 @@ let
   cfg = config.services.ci-docker-prune;
   settingsFormat = pkgs.formats.json { };
   # Every key is optional; `{ }` means all defaults (docs/configuration.md).
-  configText = builtins.toJSON cfg.settings;
   # nixpkgs has no ci-docker-prune (yet): default to the package of this checkout.
   pkgsWithOurs = pkgs // { ci-docker-prune = pkgs.ci-docker-prune or (pkgs.callPackage ./package.nix { }); };
+  m = cfg.metrics;
+  # The metrics options land in settings.metrics (only those set: null keeps the default).
+  metricsSettings = (if m.textfile != null then { textfile = m.textfile; } else { })
+    // (if m.listen != null then { listen = m.listen; } else { });
+  settings = if metricsSettings == { } then cfg.settings
+    else cfg.settings // { metrics = (cfg.settings.metrics or { }) // metricsSettings; };
+  # A TCP listener ("127.0.0.1:PORT", "[::1]:PORT") needs IP sockets in the host's network
+  # namespace; a "unix:PATH" one does not. Loopback only (the daemon refuses other addresses).
+  tcpListen = m.listen != null && builtins.substring 0 5 m.listen != "unix:";
+  unixListenDir = if m.listen != null && !tcpListen then dirOf (builtins.substring 5 (-1) m.listen) else null;
+  # ProtectSystem=strict: the textfile's folder and a unix socket's folder must be writable.
+  writable = (if m.textfile != null then [ (dirOf m.textfile) ] else [ ])
+    ++ (if unixListenDir != null then [ unixListenDir ] else [ ]);
+  # Every key is optional; `{ }` means all defaults (docs/configuration.md).
+  configText = builtins.toJSON settings;
 in
 {
   options.services.ci-docker-prune = {
@@ -75,6 +89,29 @@ in
         `prune.until` (default "24h"), `prune.cooldown` (default "15m"),
         `gates.run_stacks` (a regex for your CI's stack names: the default matches one CI's
         naming only), `prune.dry_run` (default false).
+      '';
+    };
+
+    metrics.textfile = lib.mkOption {
+      type = lib.types.nullOr lib.types.str;
+      default = null;
+      example = "/var/lib/prometheus-node-exporter-text-files/ci-docker-prune.prom";
+      description = ''
+        Write Prometheus metrics to this file (must end in .prom) for node_exporter's
+        textfile collector; sets settings.metrics.textfile and makes its folder writable
+        in the sandbox (ReadWritePaths).
+      '';
+    };
+
+    metrics.listen = lib.mkOption {
+      type = lib.types.nullOr lib.types.str;
+      default = null;
+      example = "127.0.0.1:9108";
+      description = ''
+        Serve GET /metrics on "127.0.0.1:PORT", "[::1]:PORT" or "unix:/PATH"; sets
+        settings.metrics.listen. A TCP address opens AF_INET/AF_INET6 and leaves the
+        private network namespace (loopback traffic only, by IPAddressAllow=localhost):
+        the unit's exposure score rises (docs/runbook.md). A unix socket keeps the sandbox.
       '';
     };
   };
@@ -162,7 +199,12 @@ in
 
         MemoryMax = "64M";
         TasksMax = 16;
-      };
+      } // (if writable != [ ] then { ReadWritePaths = writable; } else { })
+        // (if tcpListen then {
+          PrivateNetwork = false;
+          RestrictAddressFamilies = "AF_UNIX AF_INET AF_INET6";
+          IPAddressAllow = "localhost";
+        } else { });
     };
   };
 }

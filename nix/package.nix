@@ -9,6 +9,7 @@
 , nlohmann_json
 , spdlog
 , systemd
+, prometheus-cpp
 , catch2
 }:
 
@@ -30,8 +31,9 @@ stdenv.mkDerivation {
 
   nativeBuildInputs = [ cmake pkg-config ];
   # Boost (Asio/Beast, header-only), nlohmann_json, spdlog (+ fmt), libsystemd (sd-bus,
-  # sd_notify, sd-journal). catch2 is v2 (the suite includes <catch2/catch.hpp>).
-  buildInputs = [ boost nlohmann_json spdlog systemd ];
+  # sd_notify, sd-journal), prometheus-cpp (its core: the metrics registry and text
+  # format). catch2 is v2 (the suite includes <catch2/catch.hpp>).
+  buildInputs = [ boost nlohmann_json spdlog systemd prometheus-cpp ];
   checkInputs = [ catch2 ];
 
   cmakeFlags = [ "-DCDP_TESTS=ON" ];

@@ -7,12 +7,12 @@
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config ccache libboost-dev nlohmann-json3-dev libspdlog-dev
-            libfmt-dev libsystemd-dev catch2)
+            libfmt-dev libsystemd-dev catch2 prometheus-cpp-dev)
 run_pkgs=(busybox-static iproute2 util-linux python3)
 # Any dockerd on PATH (docker.io, docker-ce, a static binary in /usr/local/bin) will do.
 command -v dockerd >/dev/null 2>&1 || run_pkgs=(docker.io "${run_pkgs[@]}")
 test_pkgs=(python3 python3-pytest python3-pytest-timeout dbus libglib2.0-bin systemd systemd-container debootstrap nix-bin zstd e2fsprogs
-           psmisc procps)
+           psmisc procps prometheus debhelper dpkg-dev pandoc lintian)
 
 want=("${build_pkgs[@]}")
 case "${1:-all}" in

@@ -6,11 +6,13 @@
 # mirror host: the mirror is the one apt on this machine is configured with.
 #
 # Environment: CDP_ROOTFS_CACHE  the cache dir (default /var/cache/ci-docker-prune-test).
+#              CDP_ROOTFS_EXTRA  more packages to include, comma-separated (test_deb.py: the
+#                                .deb's runtime libraries, so dpkg -i resolves them offline).
 # Why cache: debootstrap takes ~50 s and needs the mirror; extracting the tarball 1.4 s (FACTS).
 set -euo pipefail
 
 cache=${CDP_ROOTFS_CACHE:-/var/cache/ci-docker-prune-test}
-include=systemd,systemd-sysv,dbus
+include=systemd,systemd-sysv,dbus${CDP_ROOTFS_EXTRA:+,$CDP_ROOTFS_EXTRA}
 log() { echo "nspawn-rootfs: $*" >&2; }
 
 # shellcheck disable=SC1091

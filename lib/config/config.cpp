@@ -4,6 +4,7 @@
 #include "config/config.hpp"
 
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -11,6 +12,8 @@
 #include <set>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <boost/asio/ip/address.hpp>
 
 #include "util/duration.hpp"
 
@@ -168,6 +171,31 @@ void parse_prune(const json& j, Config& c) {
   if (auto* v = member(j, "dry_run")) c.prune.dry_run = read_bool(*v, "prune.dry_run");
 }
 
+void parse_metrics(const json& j, Config& c) {
+  require_object(j, "metrics");
+  reject_unknown_keys(j, "metrics", {"textfile", "listen"});
+  if (auto* v = member(j, "textfile"); v && !v->is_null()) {
+    if (!v->is_string())
+      throw Invalid{"metrics.textfile", std::string("expected null or an absolute path, got ") + v->type_name()};
+    auto p = v->get<std::string>();
+    if (!p.starts_with('/') || p.ends_with('/') || p.find('\0') != std::string::npos)
+      throw Invalid{"metrics.textfile", "expected null or an absolute file path, got " + quote(p)};
+    // node_exporter's textfile collector reads only *.prom (collector/textfile.go): any
+    // other name would be written and silently never collected.
+    if (!p.ends_with(".prom"))
+      throw Invalid{"metrics.textfile", "must end in .prom (node_exporter reads only *.prom), got " + quote(p)};
+    c.metrics.textfile = p;
+  }
+  if (auto* v = member(j, "listen"); v && !v->is_null()) {
+    if (!v->is_string())
+      throw Invalid{"metrics.listen", std::string("expected null or a string like \"127.0.0.1:9108\", got ") +
+                                          v->type_name()};
+    auto parsed = parse_metrics_listen(v->get<std::string>());
+    if (!parsed) throw Invalid{"metrics.listen", parsed.error()};
+    c.metrics.listen = *parsed;
+  }
+}
+
 void parse_log(const json& j, Config& c) {
   require_object(j, "log");
   reject_unknown_keys(j, "log", {"level"});
@@ -270,7 +298,7 @@ std::expected<Config, ConfigError> parse_config(std::string_view text, const std
   try {
     if (!doc.is_object())
       throw Invalid{"(top level)", std::string("expected a JSON object, got ") + doc.type_name()};
-    reject_unknown_keys(doc, "", {"docker", "disk", "gates", "prune", "log"});
+    reject_unknown_keys(doc, "", {"docker", "disk", "gates", "prune", "metrics", "log"});
     if (docker_host_env) c.docker.host = *docker_host_env;
     bool host_in_file = false;
     if (auto* v = member(doc, "docker")) host_in_file = parse_docker(*v, c);
@@ -280,6 +308,7 @@ std::expected<Config, ConfigError> parse_config(std::string_view text, const std
     if (auto* v = member(doc, "disk")) parse_disk(*v, c);
     if (auto* v = member(doc, "gates")) parse_gates(*v, c);
     if (auto* v = member(doc, "prune")) parse_prune(*v, c);
+    if (auto* v = member(doc, "metrics")) parse_metrics(*v, c);
     if (auto* v = member(doc, "log")) parse_log(*v, c);
   } catch (const Invalid& e) {
     return std::unexpected(ConfigError{file + ": " + e.key + ": " + e.what});
@@ -355,8 +384,46 @@ nlohmann::json to_json(const Config& c) {
         {"build_cache", c.prune.build_cache},
         {"cooldown", format_duration(c.prune.cooldown)},
         {"dry_run", c.prune.dry_run}}},
+      {"metrics",
+       {{"textfile", c.metrics.textfile ? json(*c.metrics.textfile) : json(nullptr)},
+        {"listen", c.metrics.listen ? json(c.metrics.listen->text) : json(nullptr)}}},
       {"log", {{"level", to_string(c.log.level)}}},
   };
+}
+
+std::expected<MetricsListen, std::string> parse_metrics_listen(std::string_view text) {
+  MetricsListen l;
+  l.text = std::string(text);
+  const auto bad = [&](const std::string& why) {
+    return std::unexpected(why + ", got " + quote(text) + R"( (forms: "127.0.0.1:PORT", "[::1]:PORT", "unix:/PATH"))");
+  };
+  if (text.starts_with("unix:")) {
+    l.is_unix = true;
+    l.path = std::string(text.substr(5));
+    if (!l.path.starts_with('/') || l.path.ends_with('/') || l.path.find('\0') != std::string::npos)
+      return bad("expected an absolute socket path after unix:");
+    // sun_path holds 108 bytes including the terminating NUL (unix(7)).
+    if (l.path.size() > 107) return bad("socket path longer than 107 bytes");
+    return l;
+  }
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) return bad("expected HOST:PORT or unix:PATH");
+  std::string_view host = text.substr(0, colon), port = text.substr(colon + 1);
+  if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
+  else if (host.find(':') != std::string_view::npos) return bad("an IPv6 address needs brackets");
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || ec != std::errc{} || end != port.data() + port.size() || value == 0 || value > 65535)
+    return bad("expected a port in 1..65535");
+  boost::system::error_code aec;
+  const auto addr = boost::asio::ip::make_address(std::string(host), aec);
+  if (aec) return bad("expected an IP address (no host names)");
+  // SPEC "Metrics": a loopback port. Anything wider would publish the host's CI state and
+  // needs the unit's IPAddressDeny=any lifted: put a proxy or node_exporter in front instead.
+  if (!addr.is_loopback()) return bad("only a loopback address (127.0.0.0/8 or ::1) may listen");
+  l.host = addr.to_string();
+  l.port = static_cast<unsigned short>(value);
+  return l;
 }
 
 std::optional<LogLevel> parse_log_level(std::string_view s) {

@@ -20,6 +20,19 @@ inline constexpr const char* kDefaultRunStacks = "^[a-z0-9]{1,4}-[0-9a-f]{6}_ci_
 
 enum class LogLevel { trace, debug, info, warn, error };
 
+// metrics.listen, parsed: "127.0.0.1:9108", "[::1]:9108" (loopback only) or "unix:/abs/path".
+struct MetricsListen {
+  std::string text;  // as written, for check-config and logs
+  bool is_unix = false;
+  std::string host;  // the IP literal without brackets (tcp)
+  unsigned short port = 0;
+  std::string path;  // the socket path (unix)
+  bool operator==(const MetricsListen&) const = default;
+};
+
+// Parses a metrics.listen value; the error says what is wrong (without the key).
+std::expected<MetricsListen, std::string> parse_metrics_listen(std::string_view text);
+
 struct Config {
   struct Docker {
     std::string host = kDefaultDockerHost;  // as written/effective, "unix:///path"
@@ -49,6 +62,10 @@ struct Config {
     Duration cooldown = std::chrono::minutes(15);
     bool dry_run = false;
   } prune;
+  struct Metrics {
+    std::optional<std::string> textfile;  // absolute path ending in .prom; nullopt: off
+    std::optional<MetricsListen> listen;  // nullopt: no HTTP listener
+  } metrics;
   struct Log {
     LogLevel level = LogLevel::info;
   } log;

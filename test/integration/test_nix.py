@@ -226,7 +226,7 @@ def test_package_is_the_cmake_build(nix_env, tmp_path):
     p = res["package"]
     assert p["pname"] == "ci-docker-prune" and p["mainProgram"] == "ci-docker-prune"
     assert p["nativeBuildInputs"] == ["cmake", "pkg-config"]
-    assert set(p["buildInputs"]) == {"boost", "nlohmann_json", "spdlog", "systemd"}
+    assert set(p["buildInputs"]) == {"boost", "nlohmann_json", "spdlog", "systemd", "prometheus-cpp"}
     assert p["checkInputs"] == ["catch2"] and p["doCheck"] is True
     assert p["srcIsCheckout"] is True
     # The version is the CMake project's.

@@ -72,6 +72,10 @@ let
       check = isAttrs;
       merge = _path: values: foldl' (a: b: a // b) { } values;
     };
+    nullOr = elem: mkType {
+      name = "null or ${elem.name}";
+      check = v: v == null || elem.check v;
+    };
     listOf = elem: mkType {
       name = "listOf ${elem.name}";
       check = v: isList v && all elem.check v;

@@ -25,6 +25,6 @@ let
       let f = if builtins.isFunction fn then fn else import fn;
       in f (builtins.intersectAttrs (builtins.functionArgs f) self // overrides);
   } // builtins.listToAttrs (map (n: { name = n; value = fakeDrv n; })
-    [ "cmake" "pkg-config" "boost" "nlohmann_json" "spdlog" "systemd" "catch2" ]);
+    [ "cmake" "pkg-config" "boost" "nlohmann_json" "spdlog" "systemd" "prometheus-cpp" "catch2" ]);
 in
 self
