@@ -168,6 +168,11 @@ void parse_prune(const json& j, Config& c) {
   if (auto* v = member(j, "dry_run")) c.prune.dry_run = read_bool(*v, "prune.dry_run");
 }
 
+// 95 -> "95", 97.5 -> "97.5": as the operator wrote it (json would print 95.0).
+std::string number_text(double v) {
+  return v == std::floor(v) ? std::to_string(static_cast<std::int64_t>(v)) : json(v).dump();
+}
+
 void parse_emergency(const json& j, Config& c) {
   require_object(j, "emergency");
   reject_unknown_keys(j, "emergency",
@@ -179,8 +184,8 @@ void parse_emergency(const json& j, Config& c) {
   // Evicting down to a target at or above the trigger would stop after nothing, or never.
   if (!(e.target_percent < e.critical_percent))
     throw Invalid{"emergency.target_percent",
-                  "must be below emergency.critical_percent (" + json(e.critical_percent).dump() + "), got " +
-                      json(e.target_percent).dump()};
+                  "must be below emergency.critical_percent (" + number_text(e.critical_percent) + "), got " +
+                      number_text(e.target_percent)};
   if (auto* v = member(j, "keep")) {
     if (!v->is_array()) throw Invalid{"emergency.keep", std::string("expected an array of regexes, got ") + v->type_name()};
     e.keep.clear();

@@ -1,6 +1,6 @@
 // The emergency tier's one image-delete path (SPEC "The emergency tier"): the ONLY code in
 // the project that asks Docker to remove a tagged image. DELETE /images/<repo:tag> for each
-// tag, without force and without noprune; Docker's 409 ends the candidate. It refuses
+// tag with no query (force and the no-prune flag stay off); Docker's 409 ends the candidate. It refuses
 // (sends nothing) unless emergency.enabled; in dry-run it sends nothing. Decides nothing:
 // lib/policy/emergency.* chooses the candidate, the caller confirms the gates first.
 #pragma once
