@@ -114,6 +114,7 @@ awaitable<std::expected<void, docker::Error>> Manager::docker_session() {
   }
   client_ = client;
   model_.mark_synced();
+  emergency_request_images();  // first seen / forgotten images (emergency_wiring.cpp)
   backoff_ = std::chrono::seconds(1);
   if (!was_connected) {
     unreachable_logged_ = false;
@@ -145,6 +146,7 @@ awaitable<std::expected<void, docker::Error>> Manager::docker_session() {
       continue;
     }
     const EventEffect fx = model_.apply_event(*event);
+    emergency_on_event(*event);  // last use per image (emergency_wiring.cpp)
     if (fx.poll_convergence) conv_wake_.notify();
     if (fx.disk_changed) request_disk_read();
     if (fx.changed) changed();

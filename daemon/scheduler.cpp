@@ -52,7 +52,10 @@ void Manager::carry_out(const timeline::Action& action, const Snapshot& snap, No
                  [&](const timeline::StartConfirm&) { spawn("confirm", confirm_job()); },
                  [&](const timeline::AdoptConfirmed&) { adopt_confirmed(); },
                  [&](const timeline::SendStep& s) { spawn("prune", step_job(s.step, s.dry_run)); },
-                 [&](const timeline::Journal& j) { reporter_->journal(j); },
+                 [&](const timeline::Journal& j) {
+                   reporter_->journal(j);
+                   if (j.event == "prune_done") emergency_after_prune();  // emergency_wiring.cpp
+                 },
                  [&](const timeline::Publish& p) { publish(p.view, snap, now); },
                  [&](const timeline::PruneFinishedSignal& p) { reporter_->prune_finished(p.reclaimed, p.summary); },
                  [&](const timeline::Persist& p) { persist(p.last); },
