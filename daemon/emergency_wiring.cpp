@@ -111,7 +111,11 @@ awaitable<std::optional<std::string>> Manager::emergency_gates_closed() {
   fresh.mark_synced();
   fresh.set_disk_path(current.disk_path);
   if (current.disk) fresh.set_disk(*current.disk);
-  const GateReport r = evaluate_gates(fresh.snapshot(), config_, clock_->now().wall);
+  // The fresh lists are one observation of the services; the model's previous one is the
+  // other of SPEC's two, as the timeline pairs them when it confirms a prune.
+  Snapshot confirmed = fresh.snapshot();
+  if (!confirmed.services_previous) confirmed.services_previous = current.services_previous;
+  const GateReport r = evaluate_gates(confirmed, config_, clock_->now().wall);
   // The disk gate is the episode's own (critical/target), the cooldown runs from the prune
   // just made: only the runs and converge gates are confirmed, as for a prune step.
   for (GateId id : {GateId::runs, GateId::converge})
