@@ -53,7 +53,8 @@ void Manager::carry_out(const timeline::Action& action, const Snapshot& snap, No
                  [&](const timeline::AdoptConfirmed&) { adopt_confirmed(); },
                  [&](const timeline::SendStep& s) { spawn("prune", step_job(s.step, s.dry_run)); },
                  [&](const timeline::Journal& j) {
-                   reporter_->journal(j);
+                   if (j.event == "still_full") report_still_full(j);
+                   else reporter_->journal(j);
                    if (j.event == "prune_done") emergency_after_prune();  // emergency_wiring.cpp
                  },
                  [&](const timeline::Publish& p) { publish(p.view, snap, now); },
@@ -70,6 +71,11 @@ void Manager::carry_out(const timeline::Action& action, const Snapshot& snap, No
              },
              action);
 }
+
+// The one place the still_full warning leaves the daemon: its words come from the timeline
+// (timeline::still_full_message); a richer account of what the disk holds (/system/df)
+// would be read and written here.
+void Manager::report_still_full(const timeline::Journal& record) { reporter_->journal(record); }
 
 void Manager::arm_wake(std::optional<SteadyTime> at) {
   if (!at) {

@@ -326,6 +326,12 @@ def test_bus_status_and_methods_under_the_sandbox(container):
            "net.commoninternet.CiDockerPrune1.Manager"]
     r = container.run(*bus, "PruneNow", "b", "false")
     assert r.stdout.startswith('st "skipped: disk gate closed'), r.stdout
+    # Waived, it prunes, and the sandbox (ProtectSystem=strict) lets it write its state
+    # file in StateDirectory=: the cooldown survives a restart.
+    r = container.run(*bus, "PruneNow", "b", "true")
+    assert r.stdout.startswith('st "pruned"'), r.stdout
+    state = json.loads(container.run("cat", "/var/lib/ci-docker-prune/state.json").stdout)
+    assert state["last_prune"]["outcome"] == "pruned", state
     container.run(*bus, "Reload")
     assert container.show("ActiveState")["ActiveState"] == "active"
 
