@@ -58,7 +58,14 @@ def field(line, name):
     return m.group(1) if m else None
 
 
-def test_emergency_evicts_exactly_the_eligible_images_lru_first(engine_factory, daemon_factory, tmp_path):
+ALL_TAGGED = ("local/a:1", "local/b:1", "local/b:latest", "local/c:1", "local/d:1", "local/e:1",
+              "local/f:1", "ci/base:1", "local/prev:1", "local/run:2", "local/stopped:1",
+              "local/young:1", "local/busybox:1")
+
+
+def run_fixture(engine_factory, daemon_factory, tmp_path, **emergency):
+    """Builds the issue's fixture, runs a daemon over it, fills the disk, waits for the
+    prune (and, when enabled, the episode). Returns (engine, daemon log)."""
     eng = engine_factory(CDP_DOCKERD_TMPFS_SIZE="192m")
     root = eng.get_json("/info")["DockerRootDir"]
 
@@ -91,8 +98,10 @@ def test_emergency_evicts_exactly_the_eligible_images_lru_first(engine_factory, 
            "prune": {"until": "1s", "containers": False, "build_cache": False},
            "emergency": {"enabled": True, "critical_percent": critical, "target_percent": target,
                          "keep": ["^local/busybox:", "^local/built:", "^ci/base:"],
-                         "min_age": f"{MIN_AGE_S}s"},
+                         "min_age": f"{MIN_AGE_S}s", **emergency.pop("emergency", {})},
            "log": {"level": "debug"}}
+    for section, values in emergency.items():
+        cfg.setdefault(section, {}).update(values)
     d = daemon_factory(write_config(tmp_path / "c.json", cfg))
     d.wait_ready()
     d.wait_log("images for the emergency tier's last uses")
@@ -106,14 +115,22 @@ def test_emergency_evicts_exactly_the_eligible_images_lru_first(engine_factory, 
     load(eng, "local/young:1", 1024)  # tagged seconds ago
 
     (Path(root) / "fill").write_bytes(b"\0" * (3 * PAYLOAD))
-    d.wait_log("CDP_EVENT=emergency_done", timeout=120)
+    d.wait_log("CDP_EVENT=prune_done", timeout=120)
+    if cfg["emergency"]["enabled"]:
+        d.wait_log("CDP_EVENT=emergency_done", timeout=120)
+    return eng, d
+
+
+def test_emergency_evicts_exactly_the_eligible_images_lru_first(engine_factory, daemon_factory, tmp_path):
+    eng, d = run_fixture(engine_factory, daemon_factory, tmp_path)
     log = d.log()
     assert "CDP_EVENT=emergency_start" in log, log
 
     evicted = [field(line, "CDP_IMAGE") for line in evict_records(log)]
+    assert len(evicted) == 3, log
     assert evicted[0] == "local/a:1", log
     assert sorted(evicted[1].split(",")) == ["local/b:1", "local/b:latest"], log
-    assert evicted[2:] == ["local/c:1"], log
+    assert evicted[2] == "local/c:1", log
     done = [line for line in log.splitlines() if "CDP_EVENT=emergency_done" in line][0]
     assert field(done, "CDP_REASON") == "target_reached", log
     for line in evict_records(log):
@@ -122,8 +139,7 @@ def test_emergency_evicts_exactly_the_eligible_images_lru_first(engine_factory, 
 
     for gone in ("local/a:1", "local/b:1", "local/b:latest", "local/c:1"):
         assert not exists(eng, gone), gone
-    for kept in ("local/d:1", "local/e:1", "local/f:1", "ci/base:1", "local/prev:1", "local/run:2",
-                 "local/stopped:1", "local/young:1", "local/busybox:1"):
+    for kept in ALL_TAGGED[4:]:
         assert exists(eng, kept), kept
 
     # The last uses survive in the state file, in the order they were made.
@@ -131,3 +147,22 @@ def test_emergency_evicts_exactly_the_eligible_images_lru_first(engine_factory, 
     uses = state["image_last_use"]
     ids = {t: eng.get_json(f"/images/{t}/json")["Id"] for t in ("local/d:1", "local/e:1", "local/f:1")}
     assert uses[ids["local/d:1"]] < uses[ids["local/e:1"]] < uses[ids["local/f:1"]], uses
+
+
+def test_emergency_dry_run_lists_in_order_and_removes_nothing(engine_factory, daemon_factory, tmp_path):
+    eng, d = run_fixture(engine_factory, daemon_factory, tmp_path, prune={"dry_run": True})
+    log = d.log()
+    records = evict_records(log)
+    assert records, log
+    assert all(field(line, "CDP_OUTCOME") == "dry_run" and "Would evict" in line for line in records), log
+    assert field(records[0], "CDP_IMAGE") == "local/a:1", log
+    for tag in ALL_TAGGED:
+        assert exists(eng, tag), tag
+
+
+def test_emergency_disabled_removes_nothing_tagged(engine_factory, daemon_factory, tmp_path):
+    eng, d = run_fixture(engine_factory, daemon_factory, tmp_path, emergency={"enabled": False})
+    log = d.log()
+    assert "CDP_EVENT=emergency_" not in log, log
+    for tag in ALL_TAGGED:
+        assert exists(eng, tag), tag
