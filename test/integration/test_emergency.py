@@ -63,9 +63,10 @@ ALL_TAGGED = ("local/a:1", "local/b:1", "local/b:latest", "local/c:1", "local/d:
               "local/young:1", "local/busybox:1")
 
 
-def run_fixture(engine_factory, daemon_factory, tmp_path, **emergency):
+def run_fixture(engine_factory, daemon_factory, tmp_path, restart=False, **emergency):
     """Builds the issue's fixture, runs a daemon over it, fills the disk, waits for the
-    prune (and, when enabled, the episode). Returns (engine, daemon log)."""
+    prune (and, when enabled, the episode). With `restart`, the daemon that saw the uses is
+    stopped (SIGTERM) and a new one started before the fill. Returns (engine, daemon)."""
     eng = engine_factory(CDP_DOCKERD_TMPFS_SIZE="192m")
     root = eng.get_json("/info")["DockerRootDir"]
 
@@ -112,6 +113,11 @@ def run_fixture(engine_factory, daemon_factory, tmp_path, **emergency):
         eng.docker("rm", cid)
     last_use = time.time()
     wait_until(lambda: time.time() > last_use + MIN_AGE_S + 1, MIN_AGE_S + 30, "min_age to pass")
+    if restart:
+        d.stop()
+        d = daemon_factory(tmp_path / "c.json")
+        d.wait_ready()
+        d.wait_log("images for the emergency tier's last uses")
     load(eng, "local/young:1", 1024)  # tagged seconds ago
 
     (Path(root) / "fill").write_bytes(b"\0" * (3 * PAYLOAD))
@@ -166,3 +172,12 @@ def test_emergency_disabled_removes_nothing_tagged(engine_factory, daemon_factor
     assert "CDP_EVENT=emergency_" not in log, log
     for tag in ALL_TAGGED:
         assert exists(eng, tag), tag
+
+
+def test_emergency_restart_keeps_the_last_use_order(engine_factory, daemon_factory, tmp_path):
+    # Had the order been lost, every image would be first seen at the restart: too young.
+    eng, d = run_fixture(engine_factory, daemon_factory, tmp_path, restart=True)
+    log = d.log()
+    evicted = [field(line, "CDP_IMAGE") for line in evict_records(log)]
+    assert len(evicted) == 3 and evicted[0] == "local/a:1" and evicted[2] == "local/c:1", log
+    assert not exists(eng, "local/a:1") and exists(eng, "local/d:1")
