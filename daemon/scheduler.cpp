@@ -2,6 +2,7 @@
 // model's snapshot and both clocks, carry out its actions in order, arm its one timer.
 // Must not evaluate gates or hold timing rules itself (policy/), nor build prune requests
 // (prune/): the steps and the confirming lists go through the PruneApi seam.
+#include <fmt/chrono.h>
 #include <spdlog/spdlog.h>
 
 #include "manager.hpp"
@@ -198,9 +199,9 @@ void Manager::load_state() {
   const auto last = state_file_.last_prune(boot_id_, same_boot);
   timeline_ = timeline::restore(last, same_boot, clock_->now());
   if (timeline_.last_prune)
-    spdlog::info("Last prune {} ({}), from {}", journal::format_line(timeline_.last_prune->wall, spdlog::level::info, "")
-                                                     .substr(0, 24),
-                 timeline_.last_prune->outcome, state_file_.path());
+    spdlog::info("Last prune {:%Y-%m-%dT%H:%M:%SZ} ({}, {}), from {}",
+                 fmt::gmtime(Clock::to_time_t(timeline_.last_prune->wall)), timeline_.last_prune->outcome,
+                 format_bytes(timeline_.last_prune->reclaimed), state_file_.path());
 }
 
 }  // namespace cdp
