@@ -17,6 +17,7 @@
 #include "report_json.hpp"
 #include "config/config.hpp"
 #include "docker/client.hpp"
+#include "emergency_plan.hpp"
 #include "model/sync.hpp"
 #include "policy/decision.hpp"
 #include "prune/candidates.hpp"
@@ -173,6 +174,13 @@ awaitable<Outcome> plan_body(const Config& config, bool as_json, docker::Client&
   auto cands = co_await list_candidates(client, config.prune, now);
   if (!cands) co_return Outcome{kExitFailure, {}, "Failed to list prune candidates: " + cands.error().message};
   const bool would = d.report.all_open();
+  // The emergency tier's candidates, only when it is enabled (SPEC "The emergency tier").
+  std::optional<EmergencyPlan> emergency;
+  if (config.emergency.enabled) {
+    auto ep = co_await emergency_plan(client, config, sync->snapshot, now);
+    if (!ep) co_return Outcome{kExitFailure, {}, "Failed to list emergency candidates: " + ep.error().message};
+    emergency = std::move(*ep);
+  }
   spdlog::debug("plan: {}", status_line(d, sync->snapshot, config, now, std::nullopt));
   Outcome o;
   if (as_json) {
@@ -184,6 +192,7 @@ awaitable<Outcome> plan_body(const Config& config, bool as_json, docker::Client&
                        {"images", candidates_json(cands->images)},
                        {"build_cache", candidates_json(cands->build_cache)}};
     j["total_bytes"] = cands->total_bytes();
+    if (emergency) j["emergency"] = emergency->json;
     o.out = j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
   } else {
     o.out = status_line(d, sync->snapshot, config, now, std::nullopt) + "\n" + gates_table(d.report);
@@ -192,6 +201,7 @@ awaitable<Outcome> plan_body(const Config& config, bool as_json, docker::Client&
     o.out += candidates_table("images", cands->images);
     o.out += candidates_table("build_cache", cands->build_cache);
     o.out += fmt::format("  total: {}\n", format_bytes(cands->total_bytes()));
+    if (emergency) o.out += emergency->text;
     o.out += would ? "a prune now would run\n"
                    : "a prune now would be skipped: " + closed_reasons(d.report, false) + "\n";
   }

@@ -138,6 +138,7 @@ awaitable<std::expected<void, docker::Error>> Manager::docker_session() {
   }
   client_ = client;
   model_.mark_synced();
+  emergency_request_images();  // first seen / forgotten images (emergency_wiring.cpp)
   synced_since_ = Steady::now();
   if (!was_connected || unreachable_logged_) {
     metrics_->docker_connected();
@@ -184,6 +185,7 @@ awaitable<std::expected<void, docker::Error>> Manager::docker_session() {
     }
     apply_event_effect(model_.apply_event(*event));
     metrics_->event_applied();
+    emergency_on_event(*event);  // last use per image (emergency_wiring.cpp)
   }
   SessionResult ok;
   co_return ok;

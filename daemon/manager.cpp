@@ -87,6 +87,7 @@ void Manager::start() {
   load_state();
   started_ = true;
   metrics_.configure(config_.metrics);
+  emergency_load_state();
   refresh_disk_watch();  // an explicit disk.path is watched even while Docker is down
   spawn("docker", docker_loop());
   spawn("heal", heal_loop());
@@ -158,6 +159,7 @@ void Manager::stop() {
   disk_wake_.notify();
   disk_watch_.close();
   watchdog_timer_.cancel();
+  emergency_persist(true);
   // A prune request once sent is never cancelled (SPEC): the timeline answers Finish at
   // once when nothing is in flight, else after the step's StepFinished.
   feed(timeline::Stop{});

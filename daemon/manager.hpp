@@ -18,8 +18,10 @@
 #include "docker/backoff.hpp"
 #include "docker/client.hpp"
 #include "docker/events.hpp"
+#include "model/image_use.hpp"
 #include "model/live_model.hpp"
 #include "policy/decision.hpp"
+#include "policy/emergency.hpp"
 #include "policy/timeline.hpp"
 #include "prune/prune_api.hpp"
 #include "report/bus.hpp"
@@ -93,6 +95,16 @@ class Manager {
   // --- still_full.cpp: what the disk holds, for the still_full warning (GET /system/df)
   awaitable<StillFull> describe_still_full(const std::string& head);  // head outlives the await
 
+  // --- emergency_wiring.cpp: the emergency tier (last uses, the episode after a prune)
+  void emergency_load_state();
+  void emergency_persist(bool force);
+  void emergency_on_event(const docker::Event& event);
+  void emergency_request_images();
+  awaitable<void> emergency_list_images();
+  void emergency_after_prune();
+  awaitable<std::optional<std::string>> emergency_gates_closed();
+  awaitable<void> emergency_episode(emergency::Episode episode);
+
   asio::io_context& io_;
   asio::any_io_executor ex_;
   Config config_;
@@ -142,6 +154,14 @@ class Manager {
   TimePoint config_loaded_at_{};
   std::string config_hash_;                // "" when no file was read (all defaults)
   std::optional<std::string> still_full_;  // the last still_full message, until the disk drops below
+
+  // Emergency tier (emergency_wiring.cpp)
+  ImageUse image_use_;
+  std::vector<ImageRecord> images_;  // the last image list (resolves event references)
+  bool image_use_dirty_ = false;
+  Steady::time_point last_use_persist_{};
+  bool images_listing_ = false;
+  bool episode_running_ = false;
 
   // Bus, signals, lifecycle
   std::unique_ptr<Bus> bus_;  // before reporter_ is used; reporter_ refers to it

@@ -62,6 +62,7 @@ void Manager::carry_out(const timeline::Action& action, const Snapshot& snap, No
                    count_for_metrics(j);
                    if (j.event == "still_full") report_still_full(j);
                    else reporter_->journal(j);
+                   if (j.event == "prune_done") emergency_after_prune();  // emergency_wiring.cpp
                  },
                  [&](const timeline::Publish& p) { publish(p.view, snap, now); },
                  [&](const timeline::PruneFinishedSignal& p) { reporter_->prune_finished(p.reclaimed, p.summary); },

@@ -196,6 +196,54 @@ void parse_metrics(const json& j, Config& c) {
   }
 }
 
+// 95 -> "95", 97.5 -> "97.5": as the operator wrote it (json would print 95.0).
+std::string number_text(double v) {
+  return v == std::floor(v) ? std::to_string(static_cast<std::int64_t>(v)) : json(v).dump();
+}
+
+void parse_emergency(const json& j, Config& c) {
+  require_object(j, "emergency");
+  reject_unknown_keys(j, "emergency",
+                      {"enabled", "critical_percent", "target_percent", "keep", "min_age", "max_images"});
+  auto& e = c.emergency;
+  if (auto* v = member(j, "enabled")) e.enabled = read_bool(*v, "emergency.enabled");
+  if (auto* v = member(j, "critical_percent")) e.critical_percent = read_percent(*v, "emergency.critical_percent");
+  if (auto* v = member(j, "target_percent")) e.target_percent = read_percent(*v, "emergency.target_percent");
+  // Evicting down to a target at or above the trigger would stop after nothing, or never.
+  if (!(e.target_percent < e.critical_percent))
+    throw Invalid{"emergency.target_percent",
+                  "must be below emergency.critical_percent (" + number_text(e.critical_percent) + "), got " +
+                      number_text(e.target_percent)};
+  if (auto* v = member(j, "keep")) {
+    if (!v->is_array()) throw Invalid{"emergency.keep", std::string("expected an array of regexes, got ") + v->type_name()};
+    e.keep.clear();
+    e.keep_re.clear();
+    for (std::size_t i = 0; i < v->size(); ++i) {
+      auto key = "emergency.keep[" + std::to_string(i) + "]";
+      auto re = read_string((*v)[i], key);
+      // An empty pattern matches every tag: it would silently disable the tier.
+      if (re.empty()) throw Invalid{key, "must not be empty"};
+      try {
+        e.keep_re.emplace_back(re, std::regex::ECMAScript);
+      } catch (const std::regex_error& err) {
+        throw Invalid{key, "invalid ECMAScript regex " + quote(re) + ": " + err.what()};
+      }
+      e.keep.push_back(re);
+    }
+  }
+  if (auto* v = member(j, "min_age")) {
+    e.min_age = read_duration(*v, "emergency.min_age");
+    // 0 would let an image go right after its pull (docuum #177, #302): never what anyone means.
+    if (e.min_age <= Duration::zero()) throw Invalid{"emergency.min_age", "must be at least 1ms, got " + v->dump()};
+  }
+  if (auto* v = member(j, "max_images")) {
+    const bool integer = v->is_number_unsigned() || (v->is_number_integer() && v->get<std::int64_t>() >= 0);
+    if (!integer || v->get<std::uint64_t>() < 1)
+      throw Invalid{"emergency.max_images", "expected an integer >= 1, got " + v->dump()};
+    e.max_images = v->get<std::uint64_t>();
+  }
+}
+
 void parse_log(const json& j, Config& c) {
   require_object(j, "log");
   reject_unknown_keys(j, "log", {"level"});
@@ -298,7 +346,7 @@ std::expected<Config, ConfigError> parse_config(std::string_view text, const std
   try {
     if (!doc.is_object())
       throw Invalid{"(top level)", std::string("expected a JSON object, got ") + doc.type_name()};
-    reject_unknown_keys(doc, "", {"docker", "disk", "gates", "prune", "metrics", "log"});
+    reject_unknown_keys(doc, "", {"docker", "disk", "gates", "prune", "emergency", "metrics", "log"});
     if (docker_host_env) c.docker.host = *docker_host_env;
     bool host_in_file = false;
     if (auto* v = member(doc, "docker")) host_in_file = parse_docker(*v, c);
@@ -308,6 +356,7 @@ std::expected<Config, ConfigError> parse_config(std::string_view text, const std
     if (auto* v = member(doc, "disk")) parse_disk(*v, c);
     if (auto* v = member(doc, "gates")) parse_gates(*v, c);
     if (auto* v = member(doc, "prune")) parse_prune(*v, c);
+    if (auto* v = member(doc, "emergency")) parse_emergency(*v, c);
     if (auto* v = member(doc, "metrics")) parse_metrics(*v, c);
     if (auto* v = member(doc, "log")) parse_log(*v, c);
   } catch (const Invalid& e) {
@@ -384,6 +433,13 @@ nlohmann::json to_json(const Config& c) {
         {"build_cache", c.prune.build_cache},
         {"cooldown", format_duration(c.prune.cooldown)},
         {"dry_run", c.prune.dry_run}}},
+      {"emergency",
+       {{"enabled", c.emergency.enabled},
+        {"critical_percent", percent(c.emergency.critical_percent)},
+        {"target_percent", percent(c.emergency.target_percent)},
+        {"keep", c.emergency.keep},
+        {"min_age", format_duration(c.emergency.min_age)},
+        {"max_images", c.emergency.max_images}}},
       {"metrics",
        {{"textfile", c.metrics.textfile ? json(*c.metrics.textfile) : json(nullptr)},
         {"listen", c.metrics.listen ? json(c.metrics.listen->text) : json(nullptr)}}},

@@ -1,6 +1,7 @@
 // The configuration: SPEC.md "Configuration". Owns loading, validation, defaults and
 // rendering the effective config. Must not touch Docker or the daemon's state.
 #pragma once
+#include <cstdint>
 #include <expected>
 #include <optional>
 #include <regex>
@@ -62,6 +63,16 @@ struct Config {
     Duration cooldown = std::chrono::minutes(15);
     bool dry_run = false;
   } prune;
+  // SPEC "The emergency tier": off by default; the only path that removes a tagged image.
+  struct Emergency {
+    bool enabled = false;
+    double critical_percent = 95;  // evict only when the disk stays at or over this after a prune
+    double target_percent = 85;    // stop evicting once below this (always < critical_percent)
+    std::vector<std::string> keep;    // ECMAScript regex sources, matched against every repo:tag
+    std::vector<std::regex> keep_re;  // the same, compiled at load
+    Duration min_age = std::chrono::hours(6);  // last use must be older than this
+    std::uint64_t max_images = 20;             // at most this many images per episode
+  } emergency;
   struct Metrics {
     std::optional<std::string> textfile;  // absolute path ending in .prom; nullopt: off
     std::optional<MetricsListen> listen;  // nullopt: no HTTP listener

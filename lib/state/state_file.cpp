@@ -123,6 +123,12 @@ std::expected<void, std::string> StateFile::save_last_prune(const timeline::Last
   return write();
 }
 
+std::expected<void, std::string> StateFile::save_value(const std::string& key, nlohmann::json value) {
+  if (!doc_.is_object()) doc_ = nlohmann::json::object();
+  doc_[key] = std::move(value);
+  return write();
+}
+
 std::expected<void, std::string> StateFile::write() const {
   const std::string dir = dir_of(path_);
   auto fail = [&](const std::string& what, int e) -> std::expected<void, std::string> {

@@ -41,6 +41,10 @@ class StateFile {
   // Fails with "Failed to write <path>: <why>"; the document keeps the new value anyway.
   std::expected<void, std::string> save_last_prune(const timeline::LastPrune& last, const std::string& boot_id);
 
+  // Stores `value` under `key` (other keys kept) and writes the file atomically, e.g. the
+  // emergency tier's "image_last_use". Fails like save_last_prune.
+  std::expected<void, std::string> save_value(const std::string& key, nlohmann::json value);
+
   const nlohmann::json& document() const { return doc_; }
 
  private:

@@ -187,10 +187,17 @@ TEST_CASE("step names", "[prune]") {
 
 // The structural guarantee (SPEC: "the code has no path that sends them"): prune paths
 // appear in lib/prune/executor.cpp only, and no volume/network prune path exists at all.
+// Exactly one DELETE exists (lib/prune/evict.cpp, the emergency tier), never with force.
 TEST_CASE("prune paths exist only in the executor", "[prune][structure]") {
   namespace fs = std::filesystem;
   const fs::path repo = fs::path(CDP_FIXTURES_DIR).parent_path().parent_path();
   int scanned = 0;
+  std::size_t image_delete_paths = 0;
+  auto count_of = [](const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
   for (const char* dir : {"lib", "daemon"}) {
     for (const auto& e : fs::recursive_directory_iterator(repo / dir)) {
       if (!e.is_regular_file()) continue;
@@ -205,12 +212,19 @@ TEST_CASE("prune paths exist only in the executor", "[prune][structure]") {
       CHECK(text.find("volumes/prune") == std::string::npos);
       CHECK(text.find("networks/prune") == std::string::npos);
       CHECK(text.find("system/prune") == std::string::npos);
+      // The emergency tier's one image-delete path (lib/prune/evict.cpp), never forced.
+      CHECK(text.find("force=") == std::string::npos);
+      CHECK(text.find("noprune") == std::string::npos);
+      const auto deletes = count_of(text, "verb::delete_");
+      image_delete_paths += deletes;
+      if (deletes) CHECK(e.path().lexically_relative(repo).string() == "lib/prune/evict.cpp");
       if (e.path().filename() == "executor.cpp" && e.path().parent_path().filename() == "prune") continue;
       CHECK(text.find("/prune\"") == std::string::npos);
       CHECK(text.find("/prune?") == std::string::npos);
     }
   }
   CHECK(scanned > 10);
+  CHECK(image_delete_paths == 1);
 }
 
 // Dry-run lists the candidates the engine would remove and sends no POST. The fake

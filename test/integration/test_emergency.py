@@ -1,0 +1,183 @@
+"""The emergency tier on a real private engine with a small disk (issue 11): the fixture
+is 6 tagged images with a known last-use order (containers created and removed while the
+daemon runs), one matching `keep`, one only a service's previous spec names, one a stopped
+container uses, one loaded seconds ago, and a two-tag image; the disk is the engine's own
+tmpfs data-root, filled over `critical_percent`. Expected: exactly the eligible images go,
+least recently used first, both tags of the two-tag one, and it stops at `target_percent`.
+
+Thresholds are computed from the measured disk so that exactly three evictions reach the
+target: critical = U0 + 2.5 P, target = U0 + 0.5 P, with U0 the usage before the fill,
+P the payload of each image, and a fill of 3 P.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+from conftest import _image_tar, wait_until
+from test_daemon import daemon_factory, write_config  # noqa: F401 (fixture)
+
+PAYLOAD = 4 * 1024 * 1024
+CREATED = "2020-01-01T00:00:00Z"  # old build dates: last use must not come from them
+MIN_AGE_S = 15
+
+
+def build_runnable(eng, tag, tmp_path):
+    """An image FROM local/busybox:1 (runnable: services and containers can start it)."""
+    ctx = tmp_path / ("ctx-" + re.sub(r"[^a-z0-9]", "-", tag))
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM local/busybox:1\nCOPY stamp /stamp\n")
+    (ctx / "stamp").write_text(f"{tag} {time.time_ns()}\n")
+    eng.docker("build", "-q", "-t", tag, str(ctx))
+
+
+def load(eng, tag, size):
+    out = eng.docker_out("load", input=_image_tar(tag, CREATED, os.urandom(size)))
+    assert "Loaded image" in out, out
+
+
+def exists(eng, ref):
+    return eng.api("GET", f"/images/{ref}/json").status == 200
+
+
+def disk_of(path):
+    st = os.statvfs(path)
+    used = (st.f_blocks - st.f_bfree) * st.f_frsize
+    return used, used + st.f_bavail * st.f_frsize
+
+
+def evict_records(log):
+    return [line for line in log.splitlines() if "CDP_EVENT=emergency_evict" in line]
+
+
+def field(line, name):
+    m = re.search(rf"\b{name}=(\S+)", line)
+    return m.group(1) if m else None
+
+
+ALL_TAGGED = ("local/a:1", "local/b:1", "local/b:latest", "local/c:1", "local/d:1", "local/e:1",
+              "local/f:1", "ci/base:1", "local/prev:1", "local/run:2", "local/stopped:1",
+              "local/young:1", "local/busybox:1")
+
+
+def run_fixture(engine_factory, daemon_factory, tmp_path, restart=False, **emergency):
+    """Builds the issue's fixture, runs a daemon over it, fills the disk, waits for the
+    prune (and, when enabled, the episode). With `restart`, the daemon that saw the uses is
+    stopped (SIGTERM) and a new one started before the fill. Returns (engine, daemon)."""
+    eng = engine_factory(CDP_DOCKERD_TMPFS_SIZE="192m")
+    root = eng.get_json("/info")["DockerRootDir"]
+
+    # The fixture, before the daemon starts (so every image is first seen at its start).
+    for tag in ("local/prev:1", "local/run:2", "local/stopped:1"):
+        build_runnable(eng, tag, tmp_path)
+    for tag in ("local/a:1", "local/b:1", "local/c:1", "local/d:1", "local/e:1", "local/f:1", "ci/base:1"):
+        load(eng, tag, PAYLOAD)
+    eng.docker("tag", "local/b:1", "local/b:latest")  # the two-tag image
+    svc = eng.create_service(name="emsvc", image="local/prev:1")
+    eng.docker("service", "update", "--detach", "--no-resolve-image", "--image", "local/run:2", svc)
+    wait_until(lambda: any(s["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] == "local/run:2"
+                           and (s.get("UpdateStatus") or {}).get("State") == "completed"
+                           and s["ServiceStatus"]["RunningTasks"] == 1
+                           for s in eng.get_json("/services?status=true")),
+               90, "the service update to local/run:2 to complete")
+    # Swarm keeps the old task's container: remove it, so only PreviousSpec names local/prev:1.
+    old = eng.get_json("/containers/json?all=1&filters=" + eng.filters(ancestor=["local/prev:1"]))
+    for c in old:
+        eng.docker("rm", "-f", c["Id"])
+    eng.run_container(state="exited", image="local/stopped:1")
+
+    # Thresholds from the measured disk (see the module docstring).
+    u0, total = disk_of(root)
+    pct = lambda b: round(100.0 * b / total, 3)  # noqa: E731
+    critical, target, threshold = pct(u0 + 2.5 * PAYLOAD), pct(u0 + 0.5 * PAYLOAD), pct(u0 + 2.2 * PAYLOAD)
+    cfg = {"docker": {"host": eng.host},
+           "disk": {"threshold_percent": threshold, "inode_threshold_percent": 100, "poll_interval": "1s"},
+           "gates": {"settle": "0s"},
+           "prune": {"until": "1s", "containers": False, "build_cache": False},
+           "emergency": {"enabled": True, "critical_percent": critical, "target_percent": target,
+                         "keep": ["^local/busybox:", "^local/built:", "^ci/base:"],
+                         "min_age": f"{MIN_AGE_S}s", **emergency.pop("emergency", {})},
+           "log": {"level": "debug"}}
+    for section, values in emergency.items():
+        cfg.setdefault(section, {}).update(values)
+    d = daemon_factory(write_config(tmp_path / "c.json", cfg))
+    d.wait_ready()
+    d.wait_log("images for the emergency tier's last uses")
+
+    # The known last-use order: a container created and removed from each, a .. f.
+    for tag in ("local/a:1", "local/b:1", "local/c:1", "local/d:1", "local/e:1", "local/f:1"):
+        cid = eng.docker_out("create", tag, "true")
+        eng.docker("rm", cid)
+    last_use = time.time()
+    wait_until(lambda: time.time() > last_use + MIN_AGE_S + 1, MIN_AGE_S + 30, "min_age to pass")
+    if restart:
+        d.stop()
+        d = daemon_factory(tmp_path / "c.json")
+        d.wait_ready()
+        d.wait_log("images for the emergency tier's last uses")
+    load(eng, "local/young:1", 1024)  # tagged seconds ago
+
+    (Path(root) / "fill").write_bytes(b"\0" * (3 * PAYLOAD))
+    d.wait_log("CDP_EVENT=prune_done", timeout=120)
+    if cfg["emergency"]["enabled"]:
+        d.wait_log("CDP_EVENT=emergency_done", timeout=120)
+    return eng, d
+
+
+def test_emergency_evicts_exactly_the_eligible_images_lru_first(engine_factory, daemon_factory, tmp_path):
+    eng, d = run_fixture(engine_factory, daemon_factory, tmp_path)
+    log = d.log()
+    assert "CDP_EVENT=emergency_start" in log, log
+
+    evicted = [field(line, "CDP_IMAGE") for line in evict_records(log)]
+    assert len(evicted) == 3, log
+    assert evicted[0] == "local/a:1", log
+    assert sorted(evicted[1].split(",")) == ["local/b:1", "local/b:latest"], log
+    assert evicted[2] == "local/c:1", log
+    done = [line for line in log.splitlines() if "CDP_EVENT=emergency_done" in line][0]
+    assert field(done, "CDP_REASON") == "target_reached", log
+    for line in evict_records(log):
+        assert field(line, "CDP_OUTCOME") == "removed", line
+        assert field(line, "CDP_LAST_USED"), line
+
+    for gone in ("local/a:1", "local/b:1", "local/b:latest", "local/c:1"):
+        assert not exists(eng, gone), gone
+    for kept in ALL_TAGGED[4:]:
+        assert exists(eng, kept), kept
+
+    # The last uses survive in the state file, in the order they were made.
+    state = json.loads((Path(os.environ["STATE_DIRECTORY"]) / "state.json").read_text())
+    uses = state["image_last_use"]
+    ids = {t: eng.get_json(f"/images/{t}/json")["Id"] for t in ("local/d:1", "local/e:1", "local/f:1")}
+    assert uses[ids["local/d:1"]] < uses[ids["local/e:1"]] < uses[ids["local/f:1"]], uses
+
+
+def test_emergency_dry_run_lists_in_order_and_removes_nothing(engine_factory, daemon_factory, tmp_path):
+    eng, d = run_fixture(engine_factory, daemon_factory, tmp_path, prune={"dry_run": True})
+    log = d.log()
+    records = evict_records(log)
+    assert records, log
+    assert all(field(line, "CDP_OUTCOME") == "dry_run" and "Would evict" in line for line in records), log
+    assert field(records[0], "CDP_IMAGE") == "local/a:1", log
+    for tag in ALL_TAGGED:
+        assert exists(eng, tag), tag
+
+
+def test_emergency_disabled_removes_nothing_tagged(engine_factory, daemon_factory, tmp_path):
+    eng, d = run_fixture(engine_factory, daemon_factory, tmp_path, emergency={"enabled": False})
+    log = d.log()
+    assert "CDP_EVENT=emergency_" not in log, log
+    for tag in ALL_TAGGED:
+        assert exists(eng, tag), tag
+
+
+def test_emergency_restart_keeps_the_last_use_order(engine_factory, daemon_factory, tmp_path):
+    # Had the order been lost, every image would be first seen at the restart: too young.
+    eng, d = run_fixture(engine_factory, daemon_factory, tmp_path, restart=True)
+    log = d.log()
+    evicted = [field(line, "CDP_IMAGE") for line in evict_records(log)]
+    assert len(evicted) == 3 and evicted[0] == "local/a:1" and evicted[2] == "local/c:1", log
+    assert not exists(eng, "local/a:1") and exists(eng, "local/d:1")
