@@ -158,6 +158,7 @@ awaitable<void> Manager::emergency_episode(emergency::Episode ep) {
     read_disk();  // SPEC: the disk is re-read after each image
     const std::optional<DiskUsage> after = model_.snapshot().disk;
     reporter_->journal(emergency::record_eviction(ep, evict.candidate, outcome, disk, after));
+    if (outcome.kind == emergency::EvictOutcome::Kind::removed) metrics_->emergency_eviction();
     disk = after;
   }
   image_use_dirty_ = true;
