@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "config/config.hpp"
+
 namespace cdp {
 
 // Every finished prune's journal record carries this (SPEC "Reporting"); dry-runs do not.
@@ -15,6 +17,8 @@ inline constexpr const char* kPruneFinishedMessageId = "e7cea30e9fb54ec5bd9950e9
 enum class PruneStep { containers, images, build_cache };
 inline constexpr PruneStep kPruneSteps[] = {PruneStep::containers, PruneStep::images, PruneStep::build_cache};
 const char* step_name(PruneStep s);  // "containers", "images", "build_cache"
+// The step is on in the config (prune.containers / images / build_cache).
+bool step_enabled(const Config::Prune& p, PruneStep s);
 
 struct StepResult {
   PruneStep step = PruneStep::containers;
@@ -31,5 +35,8 @@ struct StepResult {
   std::string detail;
 };
 const char* outcome_name(StepResult::Outcome o);
+
+// One line: "containers 3 (12 MB), images would remove 2 (1.1 GB), build_cache disabled".
+std::string summarize_steps(const std::vector<StepResult>& steps);
 
 }  // namespace cdp

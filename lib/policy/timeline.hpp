@@ -37,14 +37,12 @@ namespace cdp::timeline {
 // the disk re-read after a step). `now` must not go backwards in `mono` between calls.
 // ---------------------------------------------------------------------------------------
 
-// Both clocks, read once per step by the caller. Every interval (settle, floor, cooldown,
-// 409 retry, blocked_long, prune_slow) is measured on `mono`, so a wall-clock step opens
-// no gate (SPEC "Never twice, never in a loop"). `wall` is only reported and persisted,
-// and handed to the gates for what Docker timestamps in wall time (service UpdatedAt).
-struct Now {
-  SteadyTime mono;
-  TimePoint wall;
-};
+// Both clocks, read once per step by the caller (util/time.hpp). Every interval (settle,
+// floor, cooldown, 409 retry, blocked_long, prune_slow) is measured on `mono`, so a
+// wall-clock step opens no gate (SPEC "Never twice, never in a loop"). `wall` is only
+// reported and persisted, and handed to the gates for what Docker timestamps in wall time
+// (service UpdatedAt).
+using Now = cdp::Now;
 
 // ---- Inputs -----------------------------------------------------------------------------
 struct ModelChanged {};  // the model or the disk changed (coalesce a burst into one)

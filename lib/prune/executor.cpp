@@ -24,15 +24,6 @@ const char* prune_path(PruneStep s) {
   return "/_ping";  // unreachable: every enumerator is handled above
 }
 
-bool enabled(const Config::Prune& p, PruneStep s) {
-  switch (s) {
-    case PruneStep::containers: return p.containers;
-    case PruneStep::images: return p.images;
-    case PruneStep::build_cache: return p.build_cache;
-  }
-  return false;
-}
-
 // Docker's error bodies are {"message": "..."}; fall back to the raw body.
 std::string engine_message(const docker::Response& r) {
   auto j = nlohmann::json::parse(r.body, nullptr, false);
@@ -106,26 +97,29 @@ awaitable<StepResult> send_step(docker::Client& client, PruneStep step, const st
   co_return r;
 }
 
-std::string summarize(const PruneResult& res) {
-  std::string out;
-  for (const auto& s : res.steps) {
-    if (!out.empty()) out += ", ";
-    using O = StepResult::Outcome;
-    switch (s.outcome) {
-      case O::done: out += fmt::format("{} {} ({})", step_name(s.step), s.deleted.size(), format_bytes(s.reclaimed)); break;
-      case O::dry_run:
-        out += fmt::format("{} would remove {} ({})", step_name(s.step), s.deleted.size(), format_bytes(s.reclaimed));
-        break;
-      case O::deferred: out += fmt::format("{} deferred (a prune is already running)", step_name(s.step)); break;
-      case O::failed: out += fmt::format("{} failed: {}", step_name(s.step), s.detail); break;
-      case O::disabled: out += fmt::format("{} disabled", step_name(s.step)); break;
-      case O::gate_closed: out += fmt::format("{} not sent: {}", step_name(s.step), s.detail); break;
-    }
-  }
-  return out;
-}
-
 }  // namespace
+
+awaitable<StepResult> run_step(docker::Client& client, const Config::Prune& prune, PruneStep step, TimePoint now) {
+  if (!prune.dry_run) {
+    auto sent = send_step(client, step, prune.until);
+    StepResult r = co_await std::move(sent);
+    co_return r;
+  }
+  StepResult r;
+  r.step = step;
+  auto listed = co_await list_candidates(client, prune, now);
+  if (!listed) {
+    r.outcome = StepResult::Outcome::failed;
+    r.detail = listed.error().message;
+    co_return r;
+  }
+  r.outcome = StepResult::Outcome::dry_run;
+  for (const auto& c : candidates_of(*listed, step)) {
+    r.deleted.push_back(c.id);
+    r.reclaimed += c.size;
+  }
+  co_return r;
+}
 
 awaitable<PruneResult> run_prune(docker::Client& client, const Config::Prune& prune, TimePoint now,
                                  GateCheck check_before_step) {
@@ -135,7 +129,7 @@ awaitable<PruneResult> run_prune(docker::Client& client, const Config::Prune& pr
   for (PruneStep step : {PruneStep::containers, PruneStep::images, PruneStep::build_cache}) {
     StepResult r;
     r.step = step;
-    if (!enabled(prune, step)) {
+    if (!step_enabled(prune, step)) {
       r.outcome = StepResult::Outcome::disabled;
       res.steps.push_back(std::move(r));
       continue;
@@ -167,7 +161,7 @@ awaitable<PruneResult> run_prune(docker::Client& client, const Config::Prune& pr
     res.reclaimed += r.reclaimed;
     res.steps.push_back(std::move(r));
   }
-  res.summary = summarize(res);
+  res.summary = summarize_steps(res.steps);
   co_return res;
 }
 

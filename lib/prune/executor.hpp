@@ -28,7 +28,11 @@ struct PruneResult {
 // Returns nullopt to go on, or the reason a gate closed (the rest is not sent).
 using GateCheck = std::function<awaitable<std::optional<std::string>>()>;
 
-// Runs the enabled steps in order. A request, once sent, is never cancelled (no timeout).
+// One step, as the daemon's timeline asks for it (SendStep): sent (never cancelled), or in
+// dry-run the candidates listed and nothing sent. Never fails: errors are outcome failed.
+awaitable<StepResult> run_step(docker::Client& client, const Config::Prune& prune, PruneStep step, TimePoint now);
+
+// Runs the enabled steps in order (the one-shot `prune` command). A request, once sent, is never cancelled (no timeout).
 awaitable<PruneResult> run_prune(docker::Client& client, const Config::Prune& prune, TimePoint now,
                                  GateCheck check_before_step);
 

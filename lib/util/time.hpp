@@ -9,4 +9,10 @@ using TimePoint = Clock::time_point;
 using Duration = std::chrono::milliseconds;
 // The monotonic clock: every interval the daemon enforces (settle, cooldown, retries).
 using SteadyTime = std::chrono::steady_clock::time_point;
+
+// Both clocks, read once together by whoever drives the core (the timeline's `now`).
+struct Now {
+  SteadyTime mono;  // every interval (settle, floor, cooldown, retries, slow, blocked_long)
+  TimePoint wall;   // reported and persisted only, and Docker's wall timestamps
+};
 }  // namespace cdp
