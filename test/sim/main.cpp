@@ -21,6 +21,7 @@ void usage() {
       "  --budget SECONDS  stop starting new traces after this much real time (soak)\n"
       "  --swarm-faults    also a locked swarm and a manager without quorum (needs the swarm-role handling)\n"
       "  --no-wall-back    the wall clock steps forward only (see README: observations are wall-stamped)\n"
+      "  --keep-going      count every failing seed instead of stopping at the first\n"
       "  --slack MS        liveness slack beyond settle + max(cooldown, 10 s) (default 2000)\n"
       "exit: 0 every trace held every invariant; 1 a violation (the replay command and trace are printed); 2 usage");
 }
@@ -38,7 +39,8 @@ bool number(const char* s, std::int64_t& out) {
 int main(int argc, char** argv) {
   sim::Options base;
   std::int64_t first = 1, count = 100, budget = 0;
-  bool one = false;
+  bool one = false, keep_going = false;
+  std::int64_t failures = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     auto value = [&](std::int64_t& out) {
@@ -58,6 +60,7 @@ int main(int argc, char** argv) {
     else if (a == "--trace") base.trace = true;
     else if (a == "--swarm-faults") base.swarm_faults = true;
     else if (a == "--no-wall-back") base.wall_back = false;
+    else if (a == "--keep-going") keep_going = true;
     else if (a == "-h" || a == "--help") return usage(), 0;
     else {
       std::fprintf(stderr, "sim: unknown argument %s\n", argv[i]);
@@ -79,6 +82,11 @@ int main(int argc, char** argv) {
     if (one && o.trace) {
       for (const auto& line : r.trace) std::puts(line.c_str());
     }
+    if (!r.ok && keep_going) {
+      std::printf("FAIL %s\n", r.failure.c_str());
+      ++failures;
+      continue;
+    }
     if (!r.ok) {
       std::printf("FAIL %s\nreplay: %s\n", r.failure.c_str(), sim::replay_command(o).c_str());
       if (!o.trace) {
@@ -97,12 +105,13 @@ int main(int argc, char** argv) {
     std::printf(
         "sim: %lld traces, %lld steps, %.0f simulated hours in %.1f s: %.0f traces/s, %.0f steps/s; "
         "%lld prunes started, %lld steps sent, %lld refused by the confirming lists, %lld 409s, %lld daemon restarts, "
-        "%lld quiet stretches pruned in time; all invariants held\n",
+        "%lld quiet stretches pruned in time; %s\n",
         static_cast<long long>(traces), static_cast<long long>(total.steps), static_cast<double>(total.sim_ms) / 3.6e6, secs,
         static_cast<double>(traces) / secs, static_cast<double>(total.steps) / secs,
         static_cast<long long>(total.prunes_started), static_cast<long long>(total.steps_sent),
         static_cast<long long>(total.confirm_refused), static_cast<long long>(total.deferred),
-        static_cast<long long>(total.daemon_restarts), static_cast<long long>(total.liveness_met));
+        static_cast<long long>(total.daemon_restarts), static_cast<long long>(total.liveness_met),
+        failures ? (std::to_string(failures) + " traces FAILED").c_str() : "all invariants held");
   }
-  return 0;
+  return failures ? 1 : 0;
 }

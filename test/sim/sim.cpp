@@ -510,9 +510,11 @@ class Sim {
     if (std::holds_alternative<tl::StartConfirm>(action)) return start_confirm(std::holds_alternative<tl::PruneNow>(input));
     if (std::holds_alternative<tl::AdoptConfirmed>(action)) {
       if (!d.last_confirm) throw Failed("AdoptConfirmed without confirming lists");
+      // As daemon/scheduler.cpp Manager::adopt_confirmed().
       const auto& c = *d.last_confirm;
+      d.model.set_info(c.info);
+      d.model.set_services(c.services, wall(), d.model.service_generation());
       d.model.set_containers(c.containers);
-      d.model.set_services(c.services, c.at, d.model.service_generation());
       ++stats_.confirm_refused;
       // The adopted list is one observation: the converge gate needs a second one, so the
       // convergence poll runs (the daemon must do the same after AdoptConfirmed).
@@ -586,8 +588,9 @@ class Sim {
     schedule(now_ + rng_.range(1, 100), in_daemon([this, lists] { answer_confirm(lists); }));
   }
 
-  // The confirming lists as the daemon builds them: a Snapshot like the model's (its disk
-  // and disk path copied from the model), made by the real LiveModel from the lists.
+  // The confirming lists as the daemon builds them (daemon/scheduler.cpp confirm_job()): a
+  // Snapshot made by a LiveModel of their own, stamped when the answer arrived, with the
+  // model's disk and disk path.
   void answer_confirm(std::optional<ConfirmLists> lists) {
     Daemon& d = *d_;
     d.confirm_out = false;
@@ -599,7 +602,7 @@ class Sim {
       cdp::LiveModel fresh;
       fresh.set_connected(true);
       fresh.set_info(lists->info);
-      fresh.set_services(lists->services, lists->at, fresh.service_generation());
+      fresh.set_services(lists->services, wall(), fresh.service_generation());
       fresh.set_containers(lists->containers);
       fresh.mark_synced();
       const cdp::Snapshot mine = d.model.snapshot();
@@ -640,7 +643,7 @@ class Sim {
       auto it = c.unconv_at_read.find(sid);
       if (it != c.unconv_at_read.end() && it->second == ep)
         throw Failed(fmt::format("prune step {} sent while service {} is unconverged (not stuck), as it was when the "
-                                 "confirming lists were read at t={}", cdp::step_name(a.step), sid, clock(c.read_at)));
+                                 "confirming lists were read at t={}", cdp::step_name(a.step), world_->service_name(sid), clock(c.read_at)));
     }
     c.last_step = k;
     c.sent_any = true;

@@ -202,6 +202,11 @@ bool World::prune_running() const {
   return std::any_of(std::begin(pruning_), std::end(pruning_), [](const auto& p) { return p.has_value(); });
 }
 
+std::string World::service_name(const std::string& id) const {
+  auto it = services_.find(id);
+  return it == services_.end() ? id : it->second.name;
+}
+
 std::string World::summary() const {
   std::string runs, unconv;
   for (const auto& [k, e] : live_runs_) runs += (runs.empty() ? "" : ",") + k.substr(0, 11);

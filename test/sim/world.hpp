@@ -98,6 +98,7 @@ class World {
   const std::map<std::string, std::uint64_t>& unconverged() const { return unconverged_; }
   bool all_converged_strict() const;  // no service unconverged, paused or pending at all
   bool prune_running() const;         // any prune in the engine (409 risk)
+  std::string service_name(const std::string& id) const;
 
   // ---- the engine's events since the last drain (the stream reads these) ----
   std::vector<cdp::docker::Event> drain_events();
