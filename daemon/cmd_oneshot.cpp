@@ -170,7 +170,7 @@ awaitable<Outcome> plan_body(const Config& config, bool as_json, docker::Client&
   if (!sync) co_return unreachable(config, sync.error());
   reached = true;
   const TimePoint now = Clock::now();
-  const Decision d = decide(sync->snapshot, config, now, SchedulerMemory{now - config.gates.settle, false});
+  const Decision d = decide(sync->snapshot, config, now, SchedulerMemory{now - config.gates.settle, false, std::nullopt});
   auto cands = co_await list_candidates(client, config.prune, now);
   if (!cands) co_return Outcome{kExitFailure, {}, "Failed to list prune candidates: " + cands.error().message};
   const bool would = d.report.all_open();
@@ -213,7 +213,7 @@ awaitable<Outcome> prune_body(const Config& config, const CommandOptions& opts, 
   if (!sync) co_return unreachable(config, sync.error());
   reached = true;
   const TimePoint now = Clock::now();
-  const Decision d = decide(sync->snapshot, config, now, SchedulerMemory{now - config.gates.settle, false});
+  const Decision d = decide(sync->snapshot, config, now, SchedulerMemory{now - config.gates.settle, false, std::nullopt});
   json j = report_json(sync->snapshot, config, d, now);
   Outcome o;
   if (!gates_allow(d.report, opts.ignore_disk)) {

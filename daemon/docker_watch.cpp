@@ -79,7 +79,7 @@ void Manager::on_first_sync_attempt() {
   first_attempt_done_ = true;
   // SPEC: READY once the config is loaded and the first sync attempt finished, reachable
   // or not, so `systemctl start` never hangs on a down engine.
-  evaluate();  // STATUS before READY: `systemctl status` shows a state from the start
+  feed(timeline::ModelChanged{});  // STATUS before READY: `systemctl status` shows a state from the start
   notify::ready();
 }
 

@@ -29,7 +29,9 @@ Manager::Manager(asio::io_context& io, Config config, std::optional<std::string>
       conv_wake_(ex_),
       disk_wake_(ex_),
       disk_watch_(ex_, [this] { request_disk_read(); }),
+      clock_(std::make_unique<SystemTime>()),
       eval_timer_(ex_),
+      state_file_(state_file_path()),
       signals_(ex_, SIGHUP, SIGTERM, SIGINT),
       watchdog_timer_(ex_) {}
 
@@ -60,6 +62,8 @@ void Manager::start() {
     if (!ec) on_signal(signo);
   });
   open_bus();
+  reporter_ = make_system_reporter(bus_);
+  load_state();
   refresh_disk_watch();  // an explicit disk.path is watched even while Docker is down
   spawn("docker", docker_loop());
   spawn("heal", heal_loop());
@@ -106,7 +110,7 @@ std::expected<void, std::string> Manager::reload() {
     refresh_disk_watch();
     disk_wake_.notify();
   }
-  changed();
+  feed(timeline::Reload{});
   notify::ready();
   return {};
 }
@@ -115,16 +119,17 @@ void Manager::stop() {
   if (stopping_) return;
   stopping_ = true;
   notify::stopping();
-  spdlog::info("Stopping{}", memory_.prune_in_flight ? " after the prune step in flight" : "");
+  const bool step_in_flight = timeline_.prune && timeline_.prune->sending;
+  spdlog::info("Stopping{}", step_in_flight ? " after the prune step in flight" : "");
   if (stream_) stream_->close();
   docker_wake_.notify();
   conv_wake_.notify();
   disk_wake_.notify();
   disk_watch_.close();
-  eval_timer_.cancel();
   watchdog_timer_.cancel();
-  // A prune request once sent is never cancelled (SPEC): prune_job calls finish().
-  if (!memory_.prune_in_flight) finish();
+  // A prune request once sent is never cancelled (SPEC): the timeline answers Finish at
+  // once when nothing is in flight, else after the step's StepFinished.
+  feed(timeline::Stop{});
 }
 
 void Manager::finish() {
@@ -201,7 +206,7 @@ void Manager::refresh_disk_watch() {
 
 void Manager::open_bus() {
   Bus::Handlers h;
-  h.prune_now = [this](bool ignore_disk, Bus::PruneReply reply) { start_prune(true, ignore_disk, std::move(reply)); };
+  h.prune_now = [this](bool ignore_disk, Bus::PruneReply reply) { on_prune_now(ignore_disk, std::move(reply)); };
   h.reload = [this]() { return reload(); };
   auto bus = Bus::open(ex_, std::move(h));
   if (!bus) {

@@ -1,10 +1,12 @@
 // The daemon's manager: owns the io_context's jobs and is the only place where rooms
 // meet (STYLE.md). Jobs, each its own coroutine on the one thread: the Docker watch
 // (docker_watch.cpp), the convergence poll, the disk reader, the watchdog; the scheduler
-// (scheduler.cpp) re-decides after every change. Must not hold decision logic (policy/)
-// or build prune requests (prune/).
+// (scheduler.cpp) feeds the pure timeline after every change and carries out its actions,
+// with one timer. Must not hold decision logic (policy/) or build prune requests (prune/).
 #pragma once
 #include <array>
+#include <functional>
+#include <map>
 #include <cstdint>
 #include <expected>
 #include <memory>
@@ -17,7 +19,12 @@
 #include "docker/events.hpp"
 #include "model/live_model.hpp"
 #include "policy/decision.hpp"
+#include "policy/timeline.hpp"
+#include "prune/prune_api.hpp"
 #include "report/bus.hpp"
+#include "report/reporter.hpp"
+#include "state/state_file.hpp"
+#include "util/clock.hpp"
 #include "wakeup.hpp"
 
 namespace cdp {
@@ -56,23 +63,24 @@ class Manager {
   bool converge_gate_open();
   void on_first_sync_attempt();
 
-  // --- scheduler.cpp: decide, report, prune
-  void changed();  // coalesced: one evaluate() per burst of changes
-  void evaluate();
-  void report_gates(const Decision& d, const Snapshot& snap);
-  void check_blocked_long(const Decision& d, TimePoint now);
-  void publish(const Decision& d, const Snapshot& snap, TimePoint now);
-  void arm_wake(std::optional<TimePoint> at);
-  void start_prune(bool manual, bool ignore_disk, Bus::PruneReply reply);
-  awaitable<void> prune_job(bool manual, bool ignore_disk, Bus::PruneReply reply);
-  std::optional<std::string> gate_check(bool manual, bool ignore_disk);
+  // --- scheduler.cpp: feeds the pure timeline (policy/timeline.hpp), carries out its actions
+  void changed();  // coalesced: one ModelChanged per burst of changes
+  void feed(const timeline::Input& input);
+  void carry_out(const timeline::Action& action, const Snapshot& snap, Now now);
+  void publish(const timeline::View& view, const Snapshot& snap, Now now);
+  void arm_wake(std::optional<SteadyTime> at);
+  void on_prune_now(bool ignore_disk, Bus::PruneReply reply);
+  awaitable<void> confirm_job();
+  awaitable<void> step_job(PruneStep step, bool dry_run);
+  void adopt_confirmed();
+  void persist(const timeline::LastPrune& last);
+  void load_state();
 
   asio::io_context& io_;
   asio::any_io_executor ex_;
   Config config_;
   std::optional<std::string> config_path_;
   LiveModel model_;
-  SchedulerMemory memory_;
 
   // Docker
   std::optional<docker::Client> client_;  // negotiated; set while connected
@@ -93,19 +101,22 @@ class Manager {
   Steady::time_point last_disk_read_{};
   bool disk_error_logged_ = false;
 
-  // Scheduler and reporting
+  // Scheduler (the timeline) and its seams: the clock, the reporter, the prune path's Docker
+  std::unique_ptr<TimeSource> clock_;
+  timeline::TimelineState timeline_;
   bool eval_posted_ = false;
   asio::steady_timer eval_timer_;
-  std::optional<std::array<bool, 4>> last_gates_;
+  std::unique_ptr<Reporter> reporter_;
+  std::function<std::unique_ptr<PruneApi>(const docker::Client&)> prune_api_ = make_docker_prune_api;
+  std::optional<ConfirmLists> confirmed_;  // the last confirming lists (AdoptConfirmed)
+  std::map<std::uint64_t, Bus::PruneReply> replies_;  // PruneNow calls awaiting their Reply
+  std::uint64_t next_request_ = 1;
+  StateFile state_file_;
+  std::string boot_id_;
   std::string last_status_;
-  std::optional<std::uint64_t> last_reclaimed_;
-  std::optional<TimePoint> retry_not_before_;  // after a 409 "prune already running"
-  std::array<std::optional<TimePoint>, 4> blocking_since_;  // per gate, while the disk is over
-  std::optional<TimePoint> last_blocked_long_;
-  bool prune_stopping_requested_ = false;
 
   // Bus, signals, lifecycle
-  std::unique_ptr<Bus> bus_;
+  std::unique_ptr<Bus> bus_;  // before reporter_ is used; reporter_ refers to it
   BusState last_bus_;
   bool bus_published_ = false;
   asio::signal_set signals_;

@@ -1,24 +1,16 @@
-// The scheduler around the pure core: after every model change (coalesced) and at the
-// decision's wake-up time, decide(); report gate changes, STATUS, D-Bus; start one prune
-// when the decision says so, re-checking the gates on the live model before each step.
-// Must not evaluate gates itself (policy/) or build prune requests (prune/).
+// The scheduler around the pure timeline (policy/timeline.hpp): feed it each input with the
+// model's snapshot and both clocks, carry out its actions in order, arm its one timer.
+// Must not evaluate gates or hold timing rules itself (policy/), nor build prune requests
+// (prune/): the steps and the confirming lists go through the PruneApi seam.
 #include <spdlog/spdlog.h>
 
 #include "manager.hpp"
-#include "policy/gates.hpp"
-#include "prune/executor.hpp"
 #include "report/journal.hpp"
-#include "report/notify.hpp"
 #include "report/status_line.hpp"
-#include "util/duration.hpp"
 
 namespace cdp {
 
 namespace {
-// SPEC: a 409 "a prune operation is already running" defers the step; try again later.
-constexpr auto kDeferredRetry = std::chrono::seconds(30);
-// SPEC: blocked over an hour by one gate -> warn, at most hourly.
-constexpr auto kBlockedLong = std::chrono::hours(1);
 
 std::uint64_t epoch_us(std::optional<TimePoint> t) {
   if (!t) return 0;
@@ -26,108 +18,75 @@ std::uint64_t epoch_us(std::optional<TimePoint> t) {
   return us > 0 ? static_cast<std::uint64_t>(us) : 0;
 }
 
-std::optional<TimePoint> earlier(std::optional<TimePoint> a, std::optional<TimePoint> b) {
-  if (!a) return b;
-  if (!b) return a;
-  return std::min(*a, *b);
-}
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
 
-std::string disk_percent(const Snapshot& snap) {
-  return snap.disk ? fmt::format("{:.1f}", snap.disk->percent()) : std::string();
-}
 }  // namespace
 
 void Manager::changed() {
   if (eval_posted_ || finished_) return;
   eval_posted_ = true;
-  // Posted, so a burst of events (a list, a stack teardown) costs one decision.
+  // Posted, so a burst of events (a list, a stack teardown) costs one step of the timeline.
   asio::post(ex_, [this] {
     eval_posted_ = false;
-    if (!finished_) evaluate();
+    if (!finished_) feed(timeline::ModelChanged{});
   });
 }
 
-void Manager::evaluate() {
-  const TimePoint now = Clock::now();
+void Manager::feed(const timeline::Input& input) {
+  if (finished_ || timeline_.finished) return;
+  const Now now = clock_->now();
   const Snapshot snap = model_.snapshot();
-  const Decision d = decide(snap, config_, now, memory_);
-  memory_ = remember(memory_, d.report, now);
-  report_gates(d, snap);
-  check_blocked_long(d, now);
-  publish(d, snap, now);
-
-  std::optional<TimePoint> wake = d.wake_at;
-  if (d.prune_now && !stopping_ && first_attempt_done_) {
-    if (retry_not_before_ && now < *retry_not_before_) wake = earlier(wake, retry_not_before_);
-    else start_prune(false, false, {});
-  }
-  for (const auto& since : blocking_since_) {
-    if (!since) continue;
-    TimePoint next = *since + kBlockedLong;
-    if (last_blocked_long_) next = std::max(next, *last_blocked_long_ + kBlockedLong);
-    wake = earlier(wake, next);
-  }
-  arm_wake(wake);
+  timeline::Transition t = timeline::step(timeline_, snap, config_, now, input);
+  timeline_ = std::move(t.state);
+  for (const auto& a : t.actions) carry_out(a, snap, now);
+  if (!finished_) arm_wake(t.wake_at);
 }
 
-void Manager::arm_wake(std::optional<TimePoint> at) {
+void Manager::carry_out(const timeline::Action& action, const Snapshot& snap, Now now) {
+  std::visit(Overloaded{
+                 [&](const timeline::StartConfirm&) { spawn("confirm", confirm_job()); },
+                 [&](const timeline::AdoptConfirmed&) { adopt_confirmed(); },
+                 [&](const timeline::SendStep& s) { spawn("prune", step_job(s.step, s.dry_run)); },
+                 [&](const timeline::Journal& j) { reporter_->journal(j); },
+                 [&](const timeline::Publish& p) { publish(p.view, snap, now); },
+                 [&](const timeline::PruneFinishedSignal& p) { reporter_->prune_finished(p.reclaimed, p.summary); },
+                 [&](const timeline::Persist& p) { persist(p.last); },
+                 [&](const timeline::Reply& r) {
+                   auto it = replies_.find(r.request);
+                   if (it == replies_.end()) return;
+                   auto reply = std::move(it->second);
+                   replies_.erase(it);
+                   if (reply) reply(r.outcome, r.reclaimed);
+                 },
+                 [&](const timeline::Finish&) { finish(); },
+             },
+             action);
+}
+
+void Manager::arm_wake(std::optional<SteadyTime> at) {
   if (!at) {
     eval_timer_.cancel();
     return;
   }
-  const auto delay = *at - Clock::now();
-  // +1 ms: never wake a hair before the instant the decision asked for (no spin).
-  eval_timer_.expires_after(std::chrono::duration_cast<std::chrono::milliseconds>(delay) + std::chrono::milliseconds(1));
+  // +1 ms: never wake a hair before the instant the timeline asked for (no spin).
+  eval_timer_.expires_at(*at + std::chrono::milliseconds(1));
   eval_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) changed();
+    if (!ec && !finished_) feed(timeline::TimerFired{});
   });
 }
 
-void Manager::report_gates(const Decision& d, const Snapshot& snap) {
-  std::array<bool, 4> open{};
-  for (std::size_t i = 0; i < open.size(); ++i) open[i] = d.report.gates[i].open;
-  for (std::size_t i = 0; i < open.size(); ++i) {
-    if (last_gates_ && (*last_gates_)[i] == open[i]) continue;
-    const auto& g = d.report.gates[i];
-    journal::event(spdlog::level::info, "gate",
-                   {{"CDP_GATE", gate_name(g.id)}, {"CDP_OPEN", open[i] ? "1" : "0"},
-                    {"CDP_DISK_PERCENT", disk_percent(snap)}},
-                   fmt::format("Gate {} {}: {}", gate_name(g.id), open[i] ? "open" : "closed", g.reason));
-  }
-  last_gates_ = open;
-}
-
-void Manager::check_blocked_long(const Decision& d, TimePoint now) {
-  const bool disk_over = d.report.gate(GateId::disk).open;
-  const GateVerdict* worst = nullptr;
-  for (GateId id : {GateId::runs, GateId::converge}) {
-    auto& since = blocking_since_[static_cast<int>(id)];
-    const auto& g = d.report.gate(id);
-    if (!disk_over || g.open) {
-      since.reset();
-      continue;
-    }
-    if (!since) since = now;
-    if (now - *since > kBlockedLong && (!worst || *since < *blocking_since_[static_cast<int>(worst->id)]))
-      worst = &g;
-  }
-  if (!worst || (last_blocked_long_ && now - *last_blocked_long_ < kBlockedLong)) return;
-  last_blocked_long_ = now;
-  const auto age = std::chrono::duration_cast<Duration>(now - *blocking_since_[static_cast<int>(worst->id)]);
-  journal::event(spdlog::level::warn, "blocked_long",
-                 {{"CDP_GATE", gate_name(worst->id)}, {"CDP_OPEN", "0"}},
-                 fmt::format("Disk over threshold, but the {} gate has blocked pruning for {}: {}",
-                             gate_name(worst->id), format_age(age), worst->reason));
-}
-
-void Manager::publish(const Decision& d, const Snapshot& snap, TimePoint now) {
-  const std::string line = status_line(d, snap, config_, now, last_reclaimed_);
+void Manager::publish(const timeline::View& view, const Snapshot& snap, Now now) {
+  const std::string line = status_line(view, snap, config_, now.wall);
   if (line != last_status_) {
     last_status_ = line;
-    notify::status(line);
-    spdlog::debug("Status: {}", line);
+    reporter_->status(line);
   }
-  if (!bus_) return;
+  const Decision& d = view.decision;
   BusState b;
   b.state = state_name(d.state);
   b.docker_connected = snap.docker_connected;
@@ -138,118 +97,101 @@ void Manager::publish(const Decision& d, const Snapshot& snap, TimePoint now) {
   for (const auto& g : d.report.gates) b.gates.emplace_back(gate_name(g.id), g.open, g.reason);
   b.live_run_stacks = d.report.live_run_stacks;
   b.unconverged_services = d.report.unconverged_services;
-  b.last_prune_finished_us = epoch_us(snap.last_prune_finished);
-  b.last_prune_reclaimed_bytes = last_reclaimed_.value_or(0);
+  if (view.last_prune) {
+    b.last_prune_finished_us = epoch_us(view.last_prune->wall);
+    b.last_prune_reclaimed_bytes = view.last_prune->reclaimed;
+  }
   b.next_prune_not_before_us = epoch_us(d.next_prune_not_before);
   if (bus_published_ && b == last_bus_) return;
-  bus_->publish(b);
+  reporter_->bus_state(b);
   last_bus_ = std::move(b);
   bus_published_ = true;
 }
 
-std::optional<std::string> Manager::gate_check(bool manual, bool ignore_disk) {
-  if (stopping_) return std::string("daemon stopping");
-  const GateReport r = evaluate_gates(model_.snapshot(), config_, Clock::now());
-  for (const auto& g : r.gates) {
-    if (g.open) continue;
-    // PruneNow skips settle and cooldown, never runs/converge (SPEC); --ignore-disk waives disk.
-    if (manual && g.id == GateId::cooldown) continue;
-    if (manual && ignore_disk && g.id == GateId::disk) continue;
-    return fmt::format("{} gate closed: {}", gate_name(g.id), g.reason);
-  }
-  return std::nullopt;
+void Manager::on_prune_now(bool ignore_disk, Bus::PruneReply reply) {
+  const std::uint64_t id = next_request_++;
+  replies_.emplace(id, std::move(reply));
+  feed(timeline::PruneNow{id, ignore_disk});
+  // The timeline replies at once or at the prune's end; after Finish nobody will.
+  if (finished_) replies_.clear();
 }
 
-void Manager::start_prune(bool manual, bool ignore_disk, Bus::PruneReply reply) {
-  if (memory_.prune_in_flight) {
-    if (reply) reply("busy: a prune is already running", 0);
-    return;
-  }
-  const auto why = stopping_ ? std::optional<std::string>("daemon stopping")
-                   : !client_ ? std::optional<std::string>("docker unreachable")
-                              : (manual ? gate_check(true, ignore_disk) : std::nullopt);
-  if (why) {
-    if (manual)
-      journal::event(spdlog::level::info, "prune_skipped", {}, fmt::format("Prune requested over D-Bus skipped: {}", *why));
-    if (reply) reply("skipped: " + *why, 0);
-    return;
-  }
-  memory_.prune_in_flight = true;
-  retry_not_before_.reset();
-  spawn("prune", prune_job(manual, ignore_disk, std::move(reply)));
-  changed();
-}
-
-awaitable<void> Manager::prune_job(bool manual, bool ignore_disk, Bus::PruneReply reply) {
-  // Copies: a reload during the prune must not change the request half-way.
-  const Config::Prune prune = config_.prune;
-  docker::Client client = *client_;
-  journal::event(spdlog::level::info, "prune_start", {{"CDP_DISK_PERCENT", disk_percent(model_.snapshot())}},
-                 fmt::format("Starting the {}prune{} (until {}): {}", prune.dry_run ? "dry-run " : "",
-                             manual ? (ignore_disk ? " requested over D-Bus, disk gate waived" : " requested over D-Bus")
-                                    : "",
-                             prune.until, last_status_));
-  GateCheck check = [this, manual, ignore_disk]() -> awaitable<std::optional<std::string>> {
-    co_return gate_check(manual, ignore_disk);
-  };
-  const PruneResult result = co_await run_prune(client, prune, Clock::now(), check);
-
-  const TimePoint now = Clock::now();
-  bool attempted = false;
-  std::string skipped_why;
-  for (const auto& s : result.steps) {
-    using O = StepResult::Outcome;
-    if (s.outcome == O::disabled) continue;
-    if (s.outcome == O::gate_closed) {
-      if (skipped_why.empty()) skipped_why = s.detail;
-      continue;
+awaitable<void> Manager::confirm_job() {
+  timeline::ConfirmResult result;
+  if (!client_) {
+    result.error = "docker unreachable";
+  } else {
+    auto api = prune_api_(*client_);
+    auto lists = co_await api->confirm_lists();
+    if (!lists) {
+      result.error = lists.error().message;
+    } else {
+      // The fresh lists through a model of their own: the same mapping (swarm role,
+      // services visible, live containers) as the live model's, nothing added by events.
+      const Snapshot current = model_.snapshot();
+      LiveModel fresh;
+      fresh.set_connected(true);
+      fresh.set_info(lists->info);
+      fresh.set_services(lists->services, clock_->now().wall, fresh.service_generation());
+      fresh.set_containers(lists->containers);
+      fresh.mark_synced();
+      fresh.set_disk_path(current.disk_path);
+      if (current.disk) fresh.set_disk(*current.disk);
+      else fresh.set_disk(std::unexpected(current.disk_error));
+      result.fresh = fresh.snapshot();
+      confirmed_ = std::move(*lists);
     }
-    if (s.outcome == O::done || s.outcome == O::dry_run || s.outcome == O::failed) attempted = true;
-    journal::event(s.outcome == O::failed ? spdlog::level::warn : spdlog::level::info, "prune_step",
-                   {{"CDP_STEP", step_name(s.step)}, {"CDP_RECLAIMED_BYTES", std::to_string(s.reclaimed)}},
-                   fmt::format("Prune step {}: {}, {} removed, {}{}{}", step_name(s.step), outcome_name(s.outcome),
-                               s.deleted.size(), format_bytes(s.reclaimed), s.detail.empty() ? "" : ": ", s.detail));
   }
-  std::string outcome;
-  if (attempted) {
-    model_.set_last_prune(now);
-    last_reclaimed_ = result.reclaimed;
-    journal::event(spdlog::level::info, "prune_done",
-                   {{"MESSAGE_ID", journal::kPruneFinishedMessageId},
-                    {"CDP_RECLAIMED_BYTES", std::to_string(result.reclaimed)}},
-                   fmt::format("Prune finished{}: {} reclaimed; {}", prune.dry_run ? " (dry run, nothing sent)" : "",
-                               format_bytes(result.reclaimed), result.summary));
-    if (bus_) bus_->emit_prune_finished(result.reclaimed, result.summary);
-    outcome = prune.dry_run ? "dry_run" : "pruned";
-  } else if (!result.any_deferred) {
-    if (skipped_why.empty()) skipped_why = "no step enabled";
-    journal::event(spdlog::level::info, "prune_skipped", {}, fmt::format("Prune skipped: {}", skipped_why));
-    outcome = "skipped: " + skipped_why;
-  }
-  if (result.any_deferred) {
-    retry_not_before_ = now + kDeferredRetry;
-    spdlog::info("Another prune is running in Docker; trying again in {}s", kDeferredRetry.count());
-    if (outcome.empty()) outcome = "deferred: another prune is running in Docker";
-  }
-  memory_.prune_in_flight = false;
-  // A fresh settle before the next prune, even with cooldown 0s: no back-to-back loops.
-  memory_.all_open_since.reset();
+  if (stopping_ && finished_) co_return;
+  feed(result);
+}
 
-  if (attempted && !prune.dry_run && !stopping_) {
-    read_disk();
-    const GateReport r = evaluate_gates(model_.snapshot(), config_, now);
-    if (r.gate(GateId::disk).open)
-      journal::event(spdlog::level::warn, "still_full", {{"CDP_DISK_PERCENT", disk_percent(model_.snapshot())}},
-                     fmt::format("Still full after the prune ({}): the rest is image cache (tagged images) or "
-                                 "volumes, which this policy keeps",
-                                 r.gate(GateId::disk).reason));
-  }
-  if (reply) reply(outcome, result.reclaimed);
-  if (stopping_) {
-    finish();
-    co_return;
-  }
+void Manager::adopt_confirmed() {
+  if (!confirmed_) return;
+  model_.set_info(confirmed_->info);
+  model_.set_services(confirmed_->services, clock_->now().wall, model_.service_generation());
+  model_.set_containers(confirmed_->containers);
+  confirmed_.reset();
+  conv_wake_.notify();  // the services may be unconverged: poll until they are
   changed();
+}
+
+awaitable<void> Manager::step_job(PruneStep step, bool dry_run) {
+  // A copy: a reload during the step must not change the request half-way.
+  Config::Prune prune = config_.prune;
+  prune.dry_run = dry_run;
+  StepResult r;
+  r.step = step;
+  if (!client_) {
+    r.outcome = StepResult::Outcome::failed;
+    r.detail = "docker unreachable";
+  } else {
+    auto api = prune_api_(*client_);
+    const TimePoint wall = clock_->now().wall;
+    auto op = api->prune_step(prune, step, wall);
+    r = co_await std::move(op);
+  }
+  // The disk as the step left it: the next step's gate and still_full read it.
+  read_disk();
+  feed(timeline::StepFinished{r});
+}
+
+void Manager::persist(const timeline::LastPrune& last) {
+  auto saved = state_file_.save_last_prune(last, boot_id_);
+  if (!saved) spdlog::warn("{}; the cooldown will not survive a restart", saved.error());
+}
+
+void Manager::load_state() {
+  boot_id_ = current_boot_id();
+  auto loaded = state_file_.load();
+  if (!loaded) spdlog::warn("{}", loaded.error());
+  bool same_boot = false;
+  const auto last = state_file_.last_prune(boot_id_, same_boot);
+  timeline_ = timeline::restore(last, same_boot, clock_->now());
+  if (timeline_.last_prune)
+    spdlog::info("Last prune {} ({}), from {}", journal::format_line(timeline_.last_prune->wall, spdlog::level::info, "")
+                                                     .substr(0, 24),
+                 timeline_.last_prune->outcome, state_file_.path());
 }
 
 }  // namespace cdp

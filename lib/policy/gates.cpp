@@ -39,10 +39,16 @@ std::optional<std::string> stack_of(const Labels& labels, const Config& config) 
   return std::nullopt;
 }
 
+namespace {
+// SPEC "The gates", runs: the container states that make a run live.
+constexpr std::array<std::string_view, 5> kLiveStates = {"created", "running", "restarting", "paused", "removing"};
+}  // namespace
+
 bool is_live_container_state(std::string_view state) {
-  return state == "created" || state == "running" || state == "restarting" || state == "paused" ||
-         state == "removing";
+  return std::find(kLiveStates.begin(), kLiveStates.end(), state) != kLiveStates.end();
 }
+
+std::vector<std::string> live_container_states() { return {kLiveStates.begin(), kLiveStates.end()}; }
 
 namespace {
 

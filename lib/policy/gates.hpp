@@ -42,5 +42,7 @@ GateReport evaluate_gates(const Snapshot& snap, const Config& config, TimePoint 
 std::optional<std::string> stack_of(const Labels& labels, const Config& config);
 // True when `state` is one of created/running/restarting/paused/removing.
 bool is_live_container_state(std::string_view state);
+// The same states as a list, for the container list filters.
+std::vector<std::string> live_container_states();
 
 }  // namespace cdp

@@ -30,12 +30,10 @@ std::string converge_part(const Decision& d, const Config& config, const Snapsho
   return out;
 }
 
-std::string prune_part(const Decision& d, const Snapshot& snap, TimePoint now,
+std::string prune_part(const Decision& d, std::optional<TimePoint> last, TimePoint now,
                        std::optional<std::uint64_t> last_reclaimed) {
-  if (!snap.last_prune_finished) return "no prune yet";
-  const auto age = *snap.last_prune_finished > now
-                       ? Duration::zero()
-                       : std::chrono::duration_cast<Duration>(now - *snap.last_prune_finished);
+  if (!last) return "no prune yet";
+  const auto age = *last > now ? Duration::zero() : std::chrono::duration_cast<Duration>(now - *last);
   std::string out = fmt::format("last prune {} ago", format_age(age));
   if (last_reclaimed) out += fmt::format(" ({})", format_bytes(*last_reclaimed));
   if (!d.report.gate(GateId::cooldown).open) out += ", in cooldown";
@@ -44,8 +42,9 @@ std::string prune_part(const Decision& d, const Snapshot& snap, TimePoint now,
 
 }  // namespace
 
-std::string status_line(const Decision& decision, const Snapshot& snap, const Config& config, TimePoint now,
-                        std::optional<std::uint64_t> last_reclaimed) {
+namespace {
+std::string line_for(const Decision& decision, const Snapshot& snap, const Config& config, TimePoint now,
+                     std::optional<TimePoint> last, std::optional<std::uint64_t> last_reclaimed) {
   const auto& r = decision.report;
   std::string line = fmt::format("{}: ", state_name(decision.state));
   if (decision.state == State::connecting) {
@@ -57,7 +56,36 @@ std::string status_line(const Decision& decision, const Snapshot& snap, const Co
     line += "; " + runs_part(decision);
     line += "; " + converge_part(decision, config, snap);
   }
-  line += "; " + prune_part(decision, snap, now, last_reclaimed);
+  line += "; " + prune_part(decision, last, now, last_reclaimed);
+  return line;
+}
+
+}  // namespace
+
+std::string status_line(const Decision& decision, const Snapshot& snap, const Config& config, TimePoint now,
+                        std::optional<std::uint64_t> last_reclaimed) {
+  return line_for(decision, snap, config, now, snap.last_prune_finished, last_reclaimed);
+}
+
+std::string status_line(const timeline::View& v, const Snapshot& snap, const Config& config, TimePoint now) {
+  std::optional<TimePoint> last;
+  std::optional<std::uint64_t> reclaimed;
+  if (v.last_prune) {
+    last = v.last_prune->wall;
+    reclaimed = v.last_prune->reclaimed;
+  }
+  std::string line = line_for(v.decision, snap, config, now, last, reclaimed);
+  if (v.running_step) {
+    line += fmt::format("; step {} running", step_name(*v.running_step));
+    // SPEC: a step over 10 minutes is slow, and STATUS says for how long.
+    if (v.running_slow) line += fmt::format(" for {} (slow, not cancelled)", format_age(v.running_for));
+  }
+  // SPEC / issue 12: dry-run is visible, and what it would free is said as such.
+  if (v.dry_run) {
+    line += "; dry-run: nothing is deleted";
+    if (v.last_dry_run_would_free)
+      line += fmt::format(", the last dry run would free {}", format_bytes(*v.last_dry_run_would_free));
+  }
   return line;
 }
 

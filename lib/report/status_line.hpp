@@ -8,6 +8,7 @@
 #include "config/config.hpp"
 #include "model/snapshot.hpp"
 #include "policy/decision.hpp"
+#include "policy/timeline.hpp"
 #include "util/bytes.hpp"  // format_bytes, for this header's users too
 #include "util/time.hpp"
 
@@ -18,6 +19,11 @@ namespace cdp {
 // and a last prune is known.
 std::string status_line(const Decision& decision, const Snapshot& snap, const Config& config, TimePoint now,
                         std::optional<std::uint64_t> last_reclaimed);
+
+// The daemon's STATUS from the timeline's view: the line above with the last prune from the
+// view (not the snapshot), then "; step images running for 12m (slow, not cancelled)" while
+// a step is slow, and "; dry-run: nothing is deleted, the last dry run would free 1.2 GB".
+std::string status_line(const timeline::View& view, const Snapshot& snap, const Config& config, TimePoint now);
 
 
 }  // namespace cdp
