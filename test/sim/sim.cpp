@@ -86,6 +86,57 @@ struct Chain {
   bool sent_real = false;   // a non-dry step was answered done/failed (cooldown starts)
 };
 
+// ---- Seams the swarm-role work (branch `safety`) changes: a model that knows the node's
+// role from /info asks /services on a manager only and records a manager's failure with
+// set_services_error(); a model that keeps dying containers live asks for an inspect.
+// Templates, so this file builds on both trees (daemon/docker_watch.cpp is what they
+// mirror); once both are merged the pre-`safety` branches can go.
+template <class M>
+constexpr bool kModelHasRoles = requires(M& m) {
+  m.swarm_role();
+  m.set_services_error(std::string());
+};
+
+// 0: a manager (ask /services), 1: worker or inactive (no services), 2: unknown (locked...).
+template <class M>
+int role_of(const M& m) {
+  if constexpr (kModelHasRoles<M>) {
+    using R = decltype(m.swarm_role());
+    const auto r = m.swarm_role();
+    return r == R::manager ? 0 : r == R::unknown ? 2 : 1;
+  } else {
+    return 0;  // before: /services was asked everywhere and a 503 meant "not visible"
+  }
+}
+
+// Applies one /services answer (nullopt: the 503) as the daemon does. False: refused as stale.
+template <class M>
+bool feed_services(M& m, const std::optional<std::vector<cdp::Service>>& answer, cdp::TimePoint at,
+                   std::uint64_t generation) {
+  if constexpr (kModelHasRoles<M>) {
+    if (role_of(m) != 0) return m.set_services(std::nullopt, at, generation);  // not asked
+    if (!answer) {
+      m.set_services_error("Failed to list services: 503 Service Unavailable");
+      return true;
+    }
+  }
+  return m.set_services(answer, at, generation);
+}
+
+template <class FX>
+std::optional<std::pair<std::string, std::uint64_t>> inspect_of(const FX& fx) {
+  if constexpr (requires { fx.inspect; fx.inspect_ticket; }) {
+    if (fx.inspect) return std::pair<std::string, std::uint64_t>{*fx.inspect, fx.inspect_ticket};
+  }
+  return std::nullopt;
+}
+
+template <class M>
+bool feed_inspect(M& m, const std::string& id, std::uint64_t ticket, const std::optional<cdp::Container>& c) {
+  if constexpr (requires { m.apply_inspect(id, ticket, c); }) return m.apply_inspect(id, ticket, c);
+  else return false;
+}
+
 enum class StreamMode { normal, delay, drop, replay, stall };
 const char* mode_name(StreamMode m) {
   static const char* n[] = {"normal", "delay", "drop", "replay", "stall"};
@@ -111,6 +162,7 @@ struct Daemon {
   // the convergence poll
   bool polling = false, poll_again = false;
   Ms polling_since = 0, last_poll = -kMin;
+  Ms poll_retry = 0;            // the failing poll's backoff (a locked swarm, no quorum)
   // the timer and coalesced ModelChanged
   std::uint64_t timer = 0;
   bool changed_posted = false;
@@ -269,7 +321,7 @@ class Sim {
     Daemon& d = *d_;
     d.model.set_info(world_->info());
     const auto generation = d.model.service_generation();
-    d.model.set_services(world_->services(), wall(), generation);
+    feed_services(d.model, world_->services(), wall(), generation);
     d.model.set_containers(world_->live_containers());
   }
 
@@ -355,13 +407,32 @@ class Sim {
       return;
     }
     if (!world_->reachable()) return stop_polling();
+    if constexpr (kModelHasRoles<cdp::LiveModel>) {
+      // The role on every poll (/info), as the convergence loop does when not a manager.
+      d.model.set_info(world_->info());
+      const int role = role_of(d.model);
+      if (role == 1) {
+        feed_services(d.model, std::nullopt, wall(), d.model.service_generation());
+        post_changed();
+        return stop_polling();
+      }
+      if (role == 2 || (role == 0 && !world_->services())) {
+        // Locked, or a manager that cannot list: closed; look again with backoff.
+        if (role == 0) feed_services(d.model, std::nullopt, wall(), d.model.service_generation());
+        post_changed();
+        d.poll_retry = std::min<Ms>(d.poll_retry ? d.poll_retry * 2 : kSec, kBackoffMax);
+        schedule(now_ + d.poll_retry, in_daemon([this] { poll(); }));
+        return;
+      }
+      d.poll_retry = 0;
+    }
     const auto generation = d.model.service_generation();
     auto services = world_->services();
     const std::uint64_t stream = d.stream;
     schedule(now_ + rng_.range(1, 30), in_daemon([this, generation, services, stream] {
       Daemon& dd = *d_;
       if (!dd.session || dd.stream != stream || !dd.model.synced()) return stop_polling();
-      if (!dd.model.set_services(services, wall(), generation)) {
+      if (!feed_services(dd.model, services, wall(), generation)) {
         schedule(now_ + kStaleRetry, in_daemon([this] { poll(); }));
         return;
       }
@@ -416,6 +487,13 @@ class Sim {
       --dd.in_pipe;
       if (dd.stream != stream || !dd.session) return;  // that stream is closed: lost
       const cdp::EventEffect fx = dd.model.apply_event(e);
+      if (auto ask = inspect_of(fx)) {
+        // A container died: is it restarting? (GET /containers/{id}/json a moment later)
+        schedule(now_ + rng_.range(1, 50), in_daemon([this, ask = *ask, stream] {
+          if (d_->stream != stream || !d_->session || !world_->reachable()) return;
+          if (feed_inspect(d_->model, ask.first, ask.second, world_->inspect(ask.first))) post_changed();
+        }));
+      }
       if (fx.poll_convergence) wake_poller();
       if (fx.changed) post_changed();
     }));
@@ -513,7 +591,7 @@ class Sim {
       // As daemon/scheduler.cpp Manager::adopt_confirmed().
       const auto& c = *d.last_confirm;
       d.model.set_info(c.info);
-      d.model.set_services(c.services, wall(), d.model.service_generation());
+      feed_services(d.model, c.services, wall(), d.model.service_generation());
       d.model.set_containers(c.containers);
       ++stats_.confirm_refused;
       // The adopted list is one observation: the converge gate needs a second one, so the
@@ -602,7 +680,7 @@ class Sim {
       cdp::LiveModel fresh;
       fresh.set_connected(true);
       fresh.set_info(lists->info);
-      fresh.set_services(lists->services, wall(), fresh.service_generation());
+      feed_services(fresh, lists->services, wall(), fresh.service_generation());
       fresh.set_containers(lists->containers);
       fresh.mark_synced();
       const cdp::Snapshot mine = d.model.snapshot();

@@ -151,6 +151,13 @@ std::vector<cdp::Container> World::live_containers() const {
   return out;
 }
 
+std::optional<cdp::Container> World::inspect(const std::string& id) const {
+  auto it = containers_.find(id);
+  if (it == containers_.end()) return std::nullopt;
+  const WContainer& c = it->second;
+  return cdp::Container{c.id, c.name, c.image, c.state, c.labels, std::nullopt};
+}
+
 cdp::DiskUsage World::disk_usage() const {
   cdp::DiskUsage d;
   d.path = "/var/lib/docker";

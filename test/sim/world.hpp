@@ -86,6 +86,7 @@ class World {
   // GET /services?status=true: nullopt is the 503 (worker, inactive, locked, quorum lost).
   std::optional<std::vector<cdp::Service>> services() const;
   std::vector<cdp::Container> live_containers() const;  // the status filter of a list
+  std::optional<cdp::Container> inspect(const std::string& id) const;  // nullopt: 404
   cdp::DiskUsage disk_usage() const;
   double disk_percent() const;
 
