@@ -442,3 +442,14 @@ def tmp_config(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture(autouse=True)
+def _private_state_directory(tmp_path, monkeypatch):
+    """Every daemon a test starts inherits STATE_DIRECTORY=<tmp>/state: its state file
+    (the last prune, which carries the cooldown across restarts) never leaks between tests
+    or onto the host's /var/lib/ci-docker-prune. A test that restarts a daemon with the
+    same state passes the same directory on purpose."""
+    state = tmp_path / "state"
+    monkeypatch.setenv("STATE_DIRECTORY", str(state))
+    return state
