@@ -21,7 +21,7 @@ scratch=$(mktemp -d /tmp/cdp-mutations.XXXXXX)
 [ $keep -eq 1 ] || trap 'rm -rf "$scratch"' EXIT
 (cd "$root" && git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf -) | tar -x -C "$scratch"
 export CCACHE_DIR=${CCACHE_DIR:-/var/cache/ci-docker-prune-test/ccache}
-export CCACHE_BASEDIR="$scratch"  # relative paths: the checkout's compile cache is reused
+export CCACHE_BASEDIR="$scratch" CCACHE_NOHASHDIR=1  # reuse the checkout's compile cache (debug info paths aside)
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 cmake -S "$scratch" -B "$scratch/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null \
