@@ -321,7 +321,8 @@ class Sim {
     Daemon& d = *d_;
     d.model.set_info(world_->info());
     const auto generation = d.model.service_generation();
-    feed_services(d.model, world_->services(), wall(), generation);
+    // The list's observation spaces the next poll (last_services_poll_ in docker_watch).
+    if (feed_services(d.model, world_->services(), wall(), generation)) d.last_poll = now_;
     d.model.set_containers(world_->live_containers());
   }
 
