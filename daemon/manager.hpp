@@ -68,6 +68,7 @@ class Manager {
   void feed(const timeline::Input& input);
   void carry_out(const timeline::Action& action, const Snapshot& snap, Now now);
   void publish(const timeline::View& view, const Snapshot& snap, Now now);
+  void report_still_full(const timeline::Journal& record);
   void arm_wake(std::optional<SteadyTime> at);
   void on_prune_now(bool ignore_disk, Bus::PruneReply reply);
   awaitable<void> confirm_job();

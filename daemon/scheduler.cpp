@@ -2,6 +2,7 @@
 // model's snapshot and both clocks, carry out its actions in order, arm its one timer.
 // Must not evaluate gates or hold timing rules itself (policy/), nor build prune requests
 // (prune/): the steps and the confirming lists go through the PruneApi seam.
+#include <fmt/chrono.h>
 #include <spdlog/spdlog.h>
 
 #include "manager.hpp"
@@ -52,7 +53,10 @@ void Manager::carry_out(const timeline::Action& action, const Snapshot& snap, No
                  [&](const timeline::StartConfirm&) { spawn("confirm", confirm_job()); },
                  [&](const timeline::AdoptConfirmed&) { adopt_confirmed(); },
                  [&](const timeline::SendStep& s) { spawn("prune", step_job(s.step, s.dry_run)); },
-                 [&](const timeline::Journal& j) { reporter_->journal(j); },
+                 [&](const timeline::Journal& j) {
+                   if (j.event == "still_full") report_still_full(j);
+                   else reporter_->journal(j);
+                 },
                  [&](const timeline::Publish& p) { publish(p.view, snap, now); },
                  [&](const timeline::PruneFinishedSignal& p) { reporter_->prune_finished(p.reclaimed, p.summary); },
                  [&](const timeline::Persist& p) { persist(p.last); },
@@ -67,6 +71,11 @@ void Manager::carry_out(const timeline::Action& action, const Snapshot& snap, No
              },
              action);
 }
+
+// The one place the still_full warning leaves the daemon: its words come from the timeline
+// (timeline::still_full_message); a richer account of what the disk holds (/system/df)
+// would be read and written here.
+void Manager::report_still_full(const timeline::Journal& record) { reporter_->journal(record); }
 
 void Manager::arm_wake(std::optional<SteadyTime> at) {
   if (!at) {
@@ -189,9 +198,9 @@ void Manager::load_state() {
   const auto last = state_file_.last_prune(boot_id_, same_boot);
   timeline_ = timeline::restore(last, same_boot, clock_->now());
   if (timeline_.last_prune)
-    spdlog::info("Last prune {} ({}), from {}", journal::format_line(timeline_.last_prune->wall, spdlog::level::info, "")
-                                                     .substr(0, 24),
-                 timeline_.last_prune->outcome, state_file_.path());
+    spdlog::info("Last prune {:%Y-%m-%dT%H:%M:%SZ} ({}, {}), from {}",
+                 fmt::gmtime(Clock::to_time_t(timeline_.last_prune->wall)), timeline_.last_prune->outcome,
+                 format_bytes(timeline_.last_prune->reclaimed), state_file_.path());
 }
 
 }  // namespace cdp

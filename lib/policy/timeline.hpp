@@ -49,8 +49,11 @@ struct ModelChanged {};  // the model or the disk changed (coalesce a burst into
 struct TimerFired {};    // the timer armed at wake_at fired (early or late is harmless)
 
 // The answer to StartConfirm: fresh GET /info + /services?status=true (on a manager) +
-// live containers, made into a Snapshot like the model's (disk and disk_path copied from
-// the model). `fresh` nullopt: a request failed; `error` says which and why.
+// live containers, made into a Snapshot like the model's: connected, synced, the disk and
+// disk_path copied from the model, services_latest = the fresh list and services_previous
+// left empty (step() pairs the fresh observation with the model's older one, so a service
+// the model never saw counts as unconverged). `fresh` nullopt: a request failed; `error`
+// says which and why (nothing is sent; retried after kDeferredRetry).
 struct ConfirmResult {
   std::optional<Snapshot> fresh;
   std::string error;
