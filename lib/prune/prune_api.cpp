@@ -22,12 +22,18 @@ class DockerPruneApi final : public PruneApi {
       co_return failed;
     }
     out.info = *info;
-    auto services = co_await client_.services();
-    if (!services) {
-      R failed = std::unexpected(services.error());
-      co_return failed;
+    // /services only on a manager, as the Docker watch lists them: a worker or an inactive
+    // swarm answers 503 (nothing to see: containers only), and a locked/pending/error node's
+    // 503 says nothing either (the gates close on the role read from /info). A manager
+    // whose /services fails makes the confirmation fail: nothing is sent.
+    if (swarm_role_of(out.info) == SwarmRole::manager) {
+      auto services = co_await client_.services();
+      if (!services) {
+        R failed = std::unexpected(services.error());
+        co_return failed;
+      }
+      out.services = *services;
     }
-    out.services = *services;
     const std::vector<std::string> states = live_container_states();
     auto containers = co_await client_.containers(states);
     if (!containers) {
