@@ -26,7 +26,7 @@ constexpr auto kStaleRetry = std::chrono::milliseconds(50);
 
 using SessionResult = std::expected<void, docker::Error>;
 
-const std::vector<std::string> kLiveStates = {"created", "running", "restarting", "paused", "removing"};
+const std::vector<std::string>& kLiveStates = kLiveContainerStates;  // model/types.hpp
 
 nlohmann::json event_filters() {
   // image: deletes change disk use. No label filter: it would drop service/node events (FACTS).

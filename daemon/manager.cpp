@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "disk/spacing.hpp"
 #include "disk/usage.hpp"
 #include "report/journal.hpp"
 #include "report/notify.hpp"
@@ -31,7 +32,9 @@ Manager::Manager(asio::io_context& io, Config config, std::optional<std::string>
       disk_watch_(ex_, [this] { request_disk_read(); }),
       eval_timer_(ex_),
       signals_(ex_, SIGHUP, SIGTERM, SIGINT),
-      watchdog_timer_(ex_) {}
+      watchdog_timer_(ex_) {
+  model_.set_stack_labels(config_.gates.stack_labels);  // runs gate counted per event (issue 9)
+}
 
 Manager::~Manager() = default;
 
@@ -94,6 +97,7 @@ std::expected<void, std::string> Manager::reload() {
   const bool disk_changed =
       loaded->disk.path != config_.disk.path || loaded->disk.poll_interval != config_.disk.poll_interval;
   config_ = std::move(*loaded);
+  model_.set_stack_labels(config_.gates.stack_labels);
   journal::set_level(config_.log.level);
   spdlog::info("Reloaded the config from {}", config_path_.value_or(kDefaultConfigPath));
   if (host_changed) {
@@ -177,9 +181,26 @@ void Manager::read_disk() {
 void Manager::request_disk_read() { disk_wake_.notify(); }
 
 awaitable<void> Manager::disk_loop() {
+  // The previous reading, for the fill rate actually seen (disk/spacing.hpp).
+  std::optional<DiskUsage> before;
+  Steady::time_point before_at{};
   while (!stopping_) {
     read_disk();
-    const bool prompt = co_await disk_wake_.wait(last_disk_read_ + config_.disk.poll_interval);
+    // Adaptive spacing (issue 9): inotify is not recursive and not every writer emits a
+    // Docker event, so the statvfs spacing itself must catch a crossing within 2 s; far
+    // from the threshold it stretches to disk.poll_interval.
+    const std::optional<DiskUsage>& now_disk = model_.disk();
+    FillRate seen;
+    if (before && now_disk && before->path == now_disk->path)
+      seen = observed_fill_rate(*before, *now_disk,
+                                std::chrono::duration_cast<Duration>(last_disk_read_ - before_at));
+    before = now_disk;
+    before_at = last_disk_read_;
+    DiskSpacing spacing;
+    spacing.max = config_.disk.poll_interval;
+    const Duration gap = next_disk_read(now_disk, config_.disk.threshold_percent,
+                                        config_.disk.inode_threshold_percent, spacing, seen);
+    const bool prompt = co_await disk_wake_.wait(last_disk_read_ + gap);
     if (stopping_) break;
     // Coalesce: a burst of events or inotify activity costs one statvfs a second.
     if (prompt) co_await sleep_until(last_disk_read_ + kDiskCoalesce);

@@ -5,8 +5,6 @@
 
 #include <algorithm>
 
-#include "policy/gates.hpp"
-
 namespace cdp {
 
 namespace {
@@ -42,6 +40,43 @@ void LiveModel::set_containers(const std::vector<Container>& containers) {
   containers_.clear();
   for (const auto& c : containers)
     if (is_live_container_state(c.state)) containers_[c.id] = c;
+  recount();
+}
+
+void LiveModel::set_stack_labels(std::vector<std::string> keys) {
+  stack_labels_ = std::move(keys);
+  recount();
+}
+
+std::optional<std::string> LiveModel::stack_of(const Container& c) const {
+  if (!stack_labels_) return std::nullopt;
+  for (const auto& key : *stack_labels_)
+    if (auto it = c.labels.find(key); it != c.labels.end()) return it->second;
+  return std::nullopt;
+}
+
+void LiveModel::count(const Container& c, int delta) {
+  auto stack = stack_of(c);
+  if (!stack) return;
+  auto& n = stack_counts_[*stack];
+  if (delta > 0) {
+    ++n;
+  } else if (n <= 1) {
+    stack_counts_.erase(*stack);
+  } else {
+    --n;
+  }
+}
+
+void LiveModel::recount() {
+  stack_counts_.clear();
+  for (const auto& [id, c] : containers_) count(c, +1);
+}
+
+void LiveModel::index_latest() {
+  latest_service_ids_.clear();
+  if (latest_)
+    for (const auto& s : latest_->services) latest_service_ids_.insert(s.id);
 }
 
 bool LiveModel::set_services(const std::optional<std::vector<Service>>& services, TimePoint at,
@@ -52,6 +87,7 @@ bool LiveModel::set_services(const std::optional<std::vector<Service>>& services
     latest_.reset();
     previous_.reset();
     latest_outdated_ = false;
+    index_latest();
     return true;
   }
   services_visible_ = true;
@@ -63,6 +99,7 @@ bool LiveModel::set_services(const std::optional<std::vector<Service>>& services
     previous_.reset();
   latest_ = ServiceObservation{at, *services};
   latest_outdated_ = false;
+  index_latest();
   return true;
 }
 
@@ -77,6 +114,7 @@ EventEffect LiveModel::apply_event(const docker::Event& e) {
     else if (verb == "pause") state = "paused";
     if (state) {
       Container& c = containers_[e.actor_id];
+      if (!c.id.empty()) count(c, -1);  // known already: its labels may change below
       c.id = e.actor_id;
       c.state = *state;
       // Container events carry every container label among the attributes (FACTS);
@@ -84,9 +122,16 @@ EventEffect LiveModel::apply_event(const docker::Event& e) {
       c.labels = e.attributes;
       c.name = attribute(e.attributes, "name");
       c.image = attribute(e.attributes, "image");
+      count(c, +1);
       fx.changed = true;
+      // create makes the writable layer; start writes logs and the container's files.
+      fx.disk_changed = verb == "create" || verb == "start";
     } else if (verb == "die" || verb == "destroy") {
-      fx.changed = containers_.erase(e.actor_id) > 0;
+      if (auto it = containers_.find(e.actor_id); it != containers_.end()) {
+        count(it->second, -1);
+        containers_.erase(it);
+        fx.changed = true;
+      }
       fx.disk_changed = true;  // a container's writable layer or logs may be gone
     } else if (verb == "rename") {
       if (auto it = containers_.find(e.actor_id); it != containers_.end())
@@ -98,8 +143,7 @@ EventEffect LiveModel::apply_event(const docker::Event& e) {
       // the only sign a service is moving. A task of a service that is no longer listed
       // (removed) cannot make anything unconverged.
       fx.poll_convergence = true;
-      const bool known = latest_ && std::any_of(latest_->services.begin(), latest_->services.end(),
-                                                [&](const Service& s) { return s.id == service_id; });
+      const bool known = latest_service_ids_.count(service_id) > 0;  // O(log services)
       if (known) {
         forget_observations();
         fx.changed = true;
@@ -118,6 +162,7 @@ EventEffect LiveModel::apply_event(const docker::Event& e) {
       };
       drop(latest_);
       drop(previous_);
+      latest_service_ids_.erase(e.actor_id);
     } else {
       // create/update: the change may not show in the next list yet, and service events
       // carry no labels (FACTS); the poller re-lists and needs two fresh observations.
@@ -129,7 +174,12 @@ EventEffect LiveModel::apply_event(const docker::Event& e) {
     fx.changed = true;
     fx.poll_convergence = true;
   } else if (e.type == "image") {
-    fx.disk_changed = verb == "delete" || verb == "untag" || verb == "prune";
+    fx.disk_changed = verb == "delete" || verb == "untag" || verb == "prune" || verb == "pull" ||
+                      verb == "load" || verb == "import" || verb == "tag";
+  } else if (e.type == "builder" || e.type == "volume") {
+    // Build cache and volumes hold data on the same filesystem (volume create/remove,
+    // builder prune); BuildKit builds emit no event of their own, their steps' containers do.
+    fx.disk_changed = true;
   }
   return fx;
 }
@@ -149,8 +199,12 @@ Snapshot LiveModel::snapshot() const {
   s.docker_connected = connected_;
   s.synced = synced_;
   s.services_visible = services_visible_;
-  s.containers.reserve(containers_.size());
-  for (const auto& [id, c] : containers_) s.containers.push_back(c);
+  if (stack_labels_) {
+    s.live_container_stacks = stack_counts_;
+  } else {
+    s.containers.reserve(containers_.size());
+    for (const auto& [id, c] : containers_) s.containers.push_back(c);
+  }
   if (services_visible_) {
     s.services_latest = latest_;
     s.services_previous = previous_;

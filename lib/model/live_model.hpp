@@ -8,12 +8,11 @@
 #include <optional>
 #include <string>
 #include <map>
+#include <set>
 #include <vector>
 
-#include <nlohmann/json.hpp>  // before docker/events.hpp, which uses it without including it
-
 #include "disk/usage.hpp"
-#include "docker/events.hpp"
+#include "model/event.hpp"
 #include "model/snapshot.hpp"
 #include "model/types.hpp"
 #include "util/time.hpp"
@@ -24,7 +23,9 @@ namespace cdp {
 struct EventEffect {
   bool changed = false;           // the snapshot may differ: re-decide
   bool poll_convergence = false;  // service/node/task event: poll /services until converged
-  bool disk_changed = false;      // die/destroy/image delete: re-read the disk soon
+  // Re-read the disk soon: what frees space (die/destroy, image delete/untag/prune) and
+  // what writes it (pull, load, import, tag, build, container create/start), issue 9.
+  bool disk_changed = false;
 };
 
 class LiveModel {
@@ -57,19 +58,33 @@ class LiveModel {
   void set_disk_path(const std::string& path) { disk_path_ = path; }
   const std::string& disk_path() const { return disk_path_; }
   void set_disk(const std::expected<DiskUsage, std::string>& usage);
+  // The latest reading (nullopt: not read yet or unreadable), without a snapshot copy.
+  const std::optional<DiskUsage>& disk() const { return disk_; }
 
   void set_last_prune(TimePoint finished) { last_prune_finished_ = finished; }
+
+  // The label keys that name a container's stack (gates.stack_labels), first present wins.
+  // Once set, the model counts live containers per stack as events arrive and snapshot()
+  // hands out those counts instead of a copy of every container (O(stacks), not O(n)).
+  void set_stack_labels(std::vector<std::string> keys);
 
   Snapshot snapshot() const;
   std::size_t container_count() const { return containers_.size(); }
 
  private:
   void forget_observations();
+  std::optional<std::string> stack_of(const Container& c) const;
+  void count(const Container& c, int delta);
+  void recount();
+  void index_latest();
 
   bool connected_ = false;
   bool synced_ = false;
   std::optional<EngineInfo> info_;
   std::map<std::string, Container> containers_;     // by id; live ones only
+  std::optional<std::vector<std::string>> stack_labels_;
+  std::map<std::string, std::size_t> stack_counts_;  // stack -> live containers (with stack_labels_)
+  std::set<std::string> latest_service_ids_;         // ids in latest_, for task events
 
   bool services_visible_ = true;
   std::optional<ServiceObservation> latest_, previous_;

@@ -1,6 +1,8 @@
 // The snapshot the decision core reads: everything the gates need, at one instant.
 // Built by the live model (daemon) or by a fresh sync (one-shot commands). Plain data.
 #pragma once
+#include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +28,11 @@ struct Snapshot {
 
   // Containers in any state the model knows (the runs gate looks at live states only).
   std::vector<Container> containers;
+  // Set by the live model when it counts stacks itself (LiveModel::set_stack_labels): the
+  // stack of each live container (the first of gates.stack_labels present) and how many
+  // live containers carry it. `containers` is then left empty: copying 10 000 containers
+  // per decision made the cost of one event grow with the host (issue 9).
+  std::optional<std::map<std::string, std::size_t>> live_container_stacks;
   // The two latest service observations (SPEC: converged on two consecutive
   // observations at least one second apart). `previous` is cleared by a service event.
   std::optional<ServiceObservation> services_latest;

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "util/duration.hpp"
+#include "util/format.hpp"
 
 namespace cdp {
 
@@ -39,22 +40,7 @@ std::optional<std::string> stack_of(const Labels& labels, const Config& config) 
   return std::nullopt;
 }
 
-bool is_live_container_state(std::string_view state) {
-  return state == "created" || state == "running" || state == "restarting" || state == "paused" ||
-         state == "removing";
-}
-
 namespace {
-
-// "2026-11-27T00:15:00Z": unambiguous in logs and STATUS whatever the host's zone.
-std::string format_utc(TimePoint t) {
-  const std::time_t tt = Clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 void earliest(std::optional<TimePoint>& slot, TimePoint t) {
   if (!slot || t < *slot) slot = t;
@@ -109,6 +95,10 @@ GateVerdict runs_gate(const Snapshot& snap, const Config& config, std::vector<st
     for (const auto& s : snap.services_latest->services) consider(s.labels);
   for (const auto& c : snap.containers)
     if (is_live_container_state(c.state)) consider(c.labels);
+  // Counted by the live model (one entry per stack, not per container).
+  if (snap.live_container_stacks)
+    for (const auto& [stack, n] : *snap.live_container_stacks)
+      if (n > 0 && std::regex_search(stack, config.gates.run_stacks_re)) stacks.insert(stack);
   live.assign(stacks.begin(), stacks.end());
   if (live.empty()) {
     v.open = true;

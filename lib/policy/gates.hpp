@@ -40,7 +40,6 @@ GateReport evaluate_gates(const Snapshot& snap, const Config& config, TimePoint 
 
 // The stack a service or container belongs to: the first of config.gates.stack_labels present.
 std::optional<std::string> stack_of(const Labels& labels, const Config& config);
-// True when `state` is one of created/running/restarting/paused/removing.
-bool is_live_container_state(std::string_view state);
+// is_live_container_state() lives in model/types.hpp (included through model/snapshot.hpp).
 
 }  // namespace cdp

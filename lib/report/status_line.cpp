@@ -7,21 +7,9 @@
 #include <fmt/format.h>
 
 #include "util/duration.hpp"
+#include "util/format.hpp"
 
 namespace cdp {
-
-std::string format_bytes(std::uint64_t bytes) {
-  if (bytes < 1000) return fmt::format("{} B", bytes);
-  static constexpr std::array<const char*, 6> units{"kB", "MB", "GB", "TB", "PB", "EB"};
-  double v = static_cast<double>(bytes) / 1000.0;
-  std::size_t u = 0;
-  // Switch unit before printing "1000.0 MB" (999.96 MB rounds up to it).
-  while (v >= 999.95 && u + 1 < units.size()) {
-    v /= 1000.0;
-    ++u;
-  }
-  return fmt::format("{:.1f} {}", v, units[u]);
-}
 
 namespace {
 

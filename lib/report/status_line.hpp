@@ -8,6 +8,7 @@
 #include "config/config.hpp"
 #include "model/snapshot.hpp"
 #include "policy/decision.hpp"
+#include "util/format.hpp"  // format_bytes, declared here before it moved to util
 #include "util/time.hpp"
 
 namespace cdp {
@@ -18,7 +19,5 @@ namespace cdp {
 std::string status_line(const Decision& decision, const Snapshot& snap, const Config& config, TimePoint now,
                         std::optional<std::uint64_t> last_reclaimed);
 
-// Decimal units like docker's CLI: "0 B", "999 B", "1.2 kB", "12.3 MB", "1.2 GB", "3.4 TB".
-std::string format_bytes(std::uint64_t bytes);
 
 }  // namespace cdp

@@ -214,7 +214,13 @@ TEST_CASE("live model: service events") {
 TEST_CASE("live model: image events and the disk") {
   LiveModel m = synced({}, {});
   CHECK(m.apply_event(event("image", "delete", "sha256:abc")).disk_changed);
-  CHECK_FALSE(m.apply_event(event("image", "tag", "sha256:abc")).disk_changed);
+  // What writes the disk triggers a read too (issue 9): pull, load, import, tag.
+  for (const char* verb : {"pull", "load", "import", "tag"})
+    CHECK(m.apply_event(event("image", verb, "sha256:abc")).disk_changed);
+  CHECK_FALSE(m.apply_event(event("image", "inspect", "sha256:abc")).disk_changed);
+  CHECK(m.apply_event(event("container", "create", "c9")).disk_changed);
+  CHECK(m.apply_event(event("container", "start", "c9")).disk_changed);
+  CHECK_FALSE(m.apply_event(event("container", "exec_start: sh", "c9")).disk_changed);
   CHECK_FALSE(m.apply_event(event("network", "create", "n")).changed);
 
   CHECK_FALSE(m.snapshot().disk);
@@ -231,4 +237,39 @@ TEST_CASE("live model: image events and the disk") {
 
   m.set_last_prune(t0);
   CHECK(m.snapshot().last_prune_finished == t0);
+}
+
+TEST_CASE("live model: stack counts give the runs gate the same verdicts as the containers", "[model]") {
+  // The daemon's model counts live containers per stack (set_stack_labels, issue 9); the
+  // runs gate must read those counts exactly as it reads the container list.
+  const std::vector<std::string> keys{"com.docker.stack.namespace", "com.docker.compose.project"};
+  LiveModel plain = synced({container("a", "running", kStack), container("b", "running", "other")}, {});
+  LiveModel counted = synced({container("a", "running", kStack), container("b", "running", "other")}, {});
+  counted.set_stack_labels(keys);
+  auto same = [&](bool open) {
+    CHECK(gates(plain, t0 + 1s).gate(GateId::runs).open == open);
+    CHECK(gates(counted, t0 + 1s).gate(GateId::runs).open == open);
+    CHECK(gates(counted, t0 + 1s).live_run_stacks == gates(plain, t0 + 1s).live_run_stacks);
+  };
+  CHECK(counted.snapshot().containers.empty());
+  CHECK(counted.snapshot().live_container_stacks->at(kStack) == 1);
+  same(false);
+  const Labels run{{"com.docker.stack.namespace", kStack}};
+  for (LiveModel* m : {&plain, &counted}) {
+    m->apply_event(event("container", "create", "c", run));
+    m->apply_event(event("container", "start", "c", run));  // known already: counted once
+    m->apply_event(event("container", "die", "a", run));
+  }
+  CHECK(counted.snapshot().live_container_stacks->at(kStack) == 1);
+  same(false);
+  for (LiveModel* m : {&plain, &counted}) m->apply_event(event("container", "destroy", "c", run));
+  CHECK(counted.snapshot().live_container_stacks->count(kStack) == 0);
+  same(true);
+  // A compose project label counts when the stack namespace is absent (first present wins).
+  const Labels compose{{"com.docker.compose.project", kStack}};
+  for (LiveModel* m : {&plain, &counted}) m->apply_event(event("container", "start", "d", compose));
+  same(false);
+  // A fresh list replaces the counts.
+  for (LiveModel* m : {&plain, &counted}) m->set_containers({container("e", "exited", kStack)});
+  same(true);
 }
