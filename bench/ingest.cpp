@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -53,21 +54,22 @@ struct Templates {
 
 Templates load_templates(const std::string& path) {
   std::ifstream in(path);
-  Templates t;
+  std::vector<std::pair<std::string, std::pair<std::string, std::string>>> seen;  // id -> (start, die)
   std::string line;
   while (std::getline(in, line)) {
     auto j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded() || j.value("Type", "") != "container") continue;
     const std::string action = j.value("Action", "");
     const std::string id = j["Actor"].value("ID", "");
-    if (t.id.empty() && action == "start") t.id = id, t.start = line;
-    else if (!t.id.empty() && id == t.id && action == "die") t.die = line;
+    if (action != "start" && action != "die") continue;
+    auto it = std::find_if(seen.begin(), seen.end(), [&](const auto& p) { return p.first == id; });
+    if (it == seen.end()) it = seen.insert(seen.end(), {id, {}});
+    (action == "start" ? it->second.first : it->second.second) = line;
   }
-  if (t.start.empty() || t.die.empty()) {
-    std::fprintf(stderr, "bench-ingest: no start/die pair in %s\n", path.c_str());
-    std::exit(2);
-  }
-  return t;
+  for (const auto& [id, pair] : seen)
+    if (!pair.first.empty() && !pair.second.empty()) return Templates{pair.first, pair.second, id};
+  std::fprintf(stderr, "bench-ingest: no start/die pair in %s\n", path.c_str());
+  std::exit(2);
 }
 
 std::string with_id(const std::string& tmpl, const std::string& from, const std::string& to) {

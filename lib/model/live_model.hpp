@@ -76,6 +76,7 @@ class LiveModel {
   std::optional<std::string> stack_of(const Container& c) const;
   void count(const Container& c, int delta);
   void recount();
+  void trim(Labels& labels) const;
   void index_latest();
 
   bool connected_ = false;
