@@ -2,6 +2,8 @@
 // info, services and containers, mark the model synced and apply events line by line.
 // On any error: log once, mark the model stale (every Docker gate closed), back off,
 // reconnect and re-list. Also the heal re-list and the convergence poll. Must not decide.
+#include <malloc.h>
+
 #include <spdlog/spdlog.h>
 
 #include "manager.hpp"
@@ -175,6 +177,10 @@ awaitable<std::expected<void, docker::Error>> Manager::relist(docker::Client& cl
     co_return failed;
   }
   model_.set_containers(*containers);
+  // The lists' JSON (~9 MB at 10 000 containers) is freed by now but glibc keeps its
+  // pages: hand them back, or the daemon idles at ~60 MiB after one big sync (bench/run.py).
+  *containers = {};
+  ::malloc_trim(0);
   SessionResult ok;
   co_return ok;
 }
