@@ -17,13 +17,14 @@
 #include "report_json.hpp"
 #include "config/config.hpp"
 #include "docker/client.hpp"
+#include "docker/sync.hpp"
 #include "emergency_plan.hpp"
-#include "model/sync.hpp"
 #include "policy/decision.hpp"
 #include "prune/candidates.hpp"
 #include "prune/executor.hpp"
 #include "report/journal.hpp"
 #include "report/status_line.hpp"
+#include "util/format.hpp"
 
 namespace cdp {
 
@@ -44,15 +45,7 @@ bool write_all(std::FILE* f, const std::string& s) {
   return s.empty() || (std::fwrite(s.data(), 1, s.size(), f) == s.size() && std::fflush(f) == 0);
 }
 
-std::string iso(std::optional<TimePoint> t) {
-  if (!t) return {};
-  const std::time_t tt = Clock::to_time_t(*t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string iso(std::optional<TimePoint> t) { return t ? format_utc(*t) : std::string(); }
 
 // Runs `body` on a fresh io_context. `reached` is set by the body once Docker answered
 // /version and /info; if that has not happened within kReachDeadline the run is abandoned
@@ -233,14 +226,15 @@ awaitable<Outcome> prune_body(const Config& config, const CommandOptions& opts, 
     o.out = opts.json ? j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n" : "skipped: " + why + "\n";
     co_return o;
   }
-  // Re-check on a fresh sync before each step (STYLE: re-decide right before acting).
-  // The first step goes on the sync just made.
+  // Re-check before each step (STYLE: re-decide right before acting). The first step goes
+  // on the sync just made; the later ones on a cheap confirming list (containers + one
+  // services list) on top of it, not a second full sync with its 1 s wait (issue 9).
   bool first = true;
   GateCheck check = [&]() -> awaitable<std::optional<std::string>> {
     if (std::exchange(first, false)) co_return std::nullopt;
-    auto again = co_await fresh_sync(client, config, std::nullopt);
+    auto again = co_await confirm_sync(client, sync->snapshot);
     if (!again) co_return "docker: " + again.error().message;
-    auto r = evaluate(again->snapshot, config, Clock::now());
+    auto r = evaluate(*again, config, Clock::now());
     if (gates_allow(r, opts.ignore_disk)) co_return std::nullopt;
     co_return closed_reasons(r, opts.ignore_disk);
   };

@@ -28,6 +28,7 @@
 #include "report_json.hpp"
 #include "report/status_line.hpp"
 #include "util/duration.hpp"
+#include "util/format.hpp"
 #include "util/time.hpp"
 
 namespace cdp {
@@ -148,14 +149,7 @@ std::expected<BusState, ReadError> read_status() {
 
 TimePoint from_us(std::uint64_t us) { return TimePoint(std::chrono::microseconds(us)); }
 
-std::string utc(std::uint64_t us) {
-  const auto t = Clock::to_time_t(from_us(us));
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string utc(std::uint64_t us) { return format_utc(from_us(us)); }
 
 std::string join(const std::vector<std::string>& v) {
   std::string out;

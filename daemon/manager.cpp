@@ -10,6 +10,7 @@
 
 #include "config/file_hash.hpp"
 #include "config/sanity.hpp"
+#include "disk/spacing.hpp"
 #include "disk/usage.hpp"
 #include "report/journal.hpp"
 #include "report/notify.hpp"
@@ -216,9 +217,26 @@ void Manager::read_disk() {
 void Manager::request_disk_read() { disk_wake_.notify(); }
 
 awaitable<void> Manager::disk_loop() {
+  // The previous reading, for the fill rate actually seen (disk/spacing.hpp).
+  std::optional<DiskUsage> before;
+  Steady::time_point before_at{};
   while (!stopping_) {
     read_disk();
-    const bool prompt = co_await disk_wake_.wait(last_disk_read_ + config_.disk.poll_interval);
+    // Adaptive spacing (issue 9): inotify is not recursive and not every writer emits a
+    // Docker event, so the statvfs spacing itself must catch a crossing within 2 s; far
+    // from the threshold it stretches to disk.poll_interval.
+    const std::optional<DiskUsage>& now_disk = model_.disk();
+    FillRate seen;
+    if (before && now_disk && before->path == now_disk->path)
+      seen = observed_fill_rate(*before, *now_disk,
+                                std::chrono::duration_cast<Duration>(last_disk_read_ - before_at));
+    before = now_disk;
+    before_at = last_disk_read_;
+    DiskSpacing spacing;
+    spacing.max = config_.disk.poll_interval;
+    const Duration gap = next_disk_read(now_disk, config_.disk.threshold_percent,
+                                        config_.disk.inode_threshold_percent, spacing, seen);
+    const bool prompt = co_await disk_wake_.wait(last_disk_read_ + gap);
     if (stopping_) break;
     // Coalesce: a burst of events or inotify activity costs one statvfs a second.
     if (prompt) co_await sleep_until(last_disk_read_ + kDiskCoalesce);

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <boost/asio/ip/address.hpp>
+#include <arpa/inet.h>
 
 #include "util/duration.hpp"
 
@@ -471,13 +471,25 @@ std::expected<MetricsListen, std::string> parse_metrics_listen(std::string_view 
   auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
   if (port.empty() || ec != std::errc{} || end != port.data() + port.size() || value == 0 || value > 65535)
     return bad("expected a port in 1..65535");
-  boost::system::error_code aec;
-  const auto addr = boost::asio::ip::make_address(std::string(host), aec);
-  if (aec) return bad("expected an IP address (no host names)");
+  // inet_pton, not Boost.Asio: config is a pure room (test/layering_check.py).
+  const std::string h(host);
+  unsigned char buf[sizeof(in6_addr)];
+  char canon[INET6_ADDRSTRLEN];
+  bool loopback = false;
+  if (inet_pton(AF_INET, h.c_str(), buf) == 1) {
+    loopback = buf[0] == 127;  // 127.0.0.0/8
+    inet_ntop(AF_INET, buf, canon, sizeof canon);
+  } else if (inet_pton(AF_INET6, h.c_str(), buf) == 1) {
+    static const unsigned char kLoop6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    loopback = std::memcmp(buf, kLoop6, 16) == 0;  // ::1
+    inet_ntop(AF_INET6, buf, canon, sizeof canon);
+  } else {
+    return bad("expected an IP address (no host names)");
+  }
   // SPEC "Metrics": a loopback port. Anything wider would publish the host's CI state and
   // needs the unit's IPAddressDeny=any lifted: put a proxy or node_exporter in front instead.
-  if (!addr.is_loopback()) return bad("only a loopback address (127.0.0.0/8 or ::1) may listen");
-  l.host = addr.to_string();
+  if (!loopback) return bad("only a loopback address (127.0.0.0/8 or ::1) may listen");
+  l.host = canon;
   l.port = static_cast<unsigned short>(value);
   return l;
 }

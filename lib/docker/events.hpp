@@ -11,17 +11,12 @@
 
 #include "docker/error.hpp"
 #include "docker/net.hpp"
+#include "model/event.hpp"
 #include "model/types.hpp"
 
 namespace cdp::docker {
 
-struct Event {
-  std::string type;    // container, service, node, image, network, volume, ...
-  std::string action;  // create, start, die, destroy, update, remove, ...
-  std::string actor_id;
-  Labels attributes;   // Actor.Attributes (container events carry all labels)
-  std::int64_t time_nano = 0;
-};
+// Event: model/event.hpp (cdp::docker::Event is an alias of cdp::Event).
 
 // Parses one line of the stream. Returns an error message for a line that is not a
 // valid event object (the caller logs it and goes on).

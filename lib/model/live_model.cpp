@@ -6,8 +6,6 @@
 
 #include <algorithm>
 
-#include "policy/gates.hpp"
-
 namespace cdp {
 
 namespace {
@@ -112,6 +110,7 @@ bool LiveModel::set_services(const std::optional<std::vector<Service>>& services
     latest_.reset();
     previous_.reset();
     latest_outdated_ = false;
+    index_latest();
     return true;
   }
   services_visible_ = true;
@@ -123,6 +122,7 @@ bool LiveModel::set_services(const std::optional<std::vector<Service>>& services
     previous_.reset();
   latest_ = ServiceObservation{at, *services};
   latest_outdated_ = false;
+  index_latest();
   return true;
 }
 
@@ -177,8 +177,7 @@ EventEffect LiveModel::apply_event(const docker::Event& e) {
       // the only sign a service is moving. A task of a service that is no longer listed
       // (removed) cannot make anything unconverged.
       fx.poll_convergence = true;
-      const bool known = latest_ && std::any_of(latest_->services.begin(), latest_->services.end(),
-                                                [&](const Service& s) { return s.id == service_id; });
+      const bool known = latest_service_ids_.count(service_id) > 0;  // O(log services)
       if (known) {
         forget_observations();
         fx.changed = true;
@@ -197,6 +196,7 @@ EventEffect LiveModel::apply_event(const docker::Event& e) {
       };
       drop(latest_);
       drop(previous_);
+      latest_service_ids_.erase(e.actor_id);
     } else {
       // create/update: the change may not show in the next list yet, and service events
       // carry no labels (FACTS); the poller re-lists and needs two fresh observations.
@@ -208,7 +208,12 @@ EventEffect LiveModel::apply_event(const docker::Event& e) {
     fx.changed = true;
     fx.poll_convergence = true;
   } else if (e.type == "image") {
-    fx.disk_changed = verb == "delete" || verb == "untag" || verb == "prune";
+    fx.disk_changed = verb == "delete" || verb == "untag" || verb == "prune" || verb == "pull" ||
+                      verb == "load" || verb == "import" || verb == "tag";
+  } else if (e.type == "builder" || e.type == "volume") {
+    // Build cache and volumes hold data on the same filesystem (volume create/remove,
+    // builder prune); BuildKit builds emit no event of their own, their steps' containers do.
+    fx.disk_changed = true;
   }
   return fx;
 }

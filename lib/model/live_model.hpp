@@ -8,12 +8,11 @@
 #include <optional>
 #include <string>
 #include <map>
+#include <set>
 #include <vector>
 
-#include <nlohmann/json.hpp>  // before docker/events.hpp, which uses it without including it
-
 #include "disk/usage.hpp"
-#include "docker/events.hpp"
+#include "model/event.hpp"
 #include "model/snapshot.hpp"
 #include "model/types.hpp"
 #include "util/time.hpp"
@@ -90,6 +89,8 @@ class LiveModel {
   void set_disk_path(const std::string& path) { disk_path_ = path; }
   const std::string& disk_path() const { return disk_path_; }
   void set_disk(const std::expected<DiskUsage, std::string>& usage);
+  // The latest reading (nullopt: not read yet or unreadable), without a snapshot copy.
+  const std::optional<DiskUsage>& disk() const { return disk_; }
 
   void set_last_prune(TimePoint finished) { last_prune_finished_ = finished; }
 

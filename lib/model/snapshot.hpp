@@ -1,6 +1,8 @@
 // The snapshot the decision core reads: everything the gates need, at one instant.
 // Built by the live model (daemon) or by a fresh sync (one-shot commands). Plain data.
 #pragma once
+#include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>

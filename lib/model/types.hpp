@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "util/time.hpp"
@@ -40,6 +41,14 @@ struct Container {
   Labels labels;
   std::optional<TimePoint> created;
 };
+
+// The container states the runs gate counts as live (SPEC "The gates"), and the status
+// filter of every live-containers list: one definition (it used to be copied into the
+// gates, the fresh sync and the Docker watch).
+inline const std::vector<std::string> kLiveContainerStates{"created", "running", "restarting", "paused",
+                                                           "removing"};
+// True when `state` is one of kLiveContainerStates.
+bool is_live_container_state(std::string_view state);
 
 struct EngineInfo {
   std::string docker_root_dir;          // GET /info DockerRootDir

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "util/duration.hpp"
+#include "util/format.hpp"
 
 namespace cdp {
 
@@ -39,28 +40,9 @@ std::optional<std::string> stack_of(const Labels& labels, const Config& config) 
   return std::nullopt;
 }
 
-namespace {
-// SPEC "The gates", runs: the container states that make a run live.
-constexpr std::array<std::string_view, 5> kLiveStates = {"created", "running", "restarting", "paused", "removing"};
-}  // namespace
-
-bool is_live_container_state(std::string_view state) {
-  return std::find(kLiveStates.begin(), kLiveStates.end(), state) != kLiveStates.end();
-}
-
-std::vector<std::string> live_container_states() { return {kLiveStates.begin(), kLiveStates.end()}; }
+std::vector<std::string> live_container_states() { return kLiveContainerStates; }
 
 namespace {
-
-// "2026-11-27T00:15:00Z": unambiguous in logs and STATUS whatever the host's zone.
-std::string format_utc(TimePoint t) {
-  const std::time_t tt = Clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 void earliest(std::optional<TimePoint>& slot, TimePoint t) {
   if (!slot || t < *slot) slot = t;

@@ -43,9 +43,8 @@ inline constexpr std::size_t kMaxMatchedLabelBytes = 1024;
 
 // The stack a service or container belongs to: the first of config.gates.stack_labels present.
 std::optional<std::string> stack_of(const Labels& labels, const Config& config);
-// True when `state` is one of created/running/restarting/paused/removing.
-bool is_live_container_state(std::string_view state);
-// The same states as a list, for the container list filters.
+// is_live_container_state() lives in model/types.hpp (included through model/snapshot.hpp).
+// The live states as a list, for the container list filters (model/types.hpp's one definition).
 std::vector<std::string> live_container_states();
 
 }  // namespace cdp

@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include "prune/candidates.hpp"
-#include "report/status_line.hpp"
+#include "util/format.hpp"
 
 namespace cdp {
 

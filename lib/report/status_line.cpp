@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "util/duration.hpp"
+#include "util/format.hpp"
 
 namespace cdp {
 

@@ -9,7 +9,7 @@
 #include "model/snapshot.hpp"
 #include "policy/decision.hpp"
 #include "policy/timeline.hpp"
-#include "util/bytes.hpp"  // format_bytes, for this header's users too
+#include "util/format.hpp"  // format_bytes, declared here before it moved to util
 #include "util/time.hpp"
 
 namespace cdp {

@@ -248,6 +248,28 @@ def test_disk_fill_opens_gate_without_waiting_for_poll(clean_engine, tmpfs, daem
     assert "CDP_EVENT=gate CDP_GATE=disk CDP_OPEN=1" in d.log()
 
 
+def test_deep_write_crossing_seen_within_2s(clean_engine, tmpfs, daemon_factory, tmp_path):
+    """Issue 9: a write three folders down (like overlay2/<id>/diff or a container's
+    -json.log) is invisible to inotify, which watches only the top folders. With
+    poll_interval 1h the adaptive statvfs spacing alone must see the crossing within 2 s."""
+    from datetime import datetime
+    engine = clean_engine
+    engine.create_service(stack=RUN_STACK)  # keeps it from pruning: only the disk gate matters
+    deep = Path(tmpfs.path, "overlay2", "abc123", "diff")
+    deep.mkdir(parents=True)
+    cfg = write_config(tmp_path / "c.json", config_for(engine, tmpfs, disk={"poll_interval": "1h"}))
+    d = daemon_factory(cfg)
+    d.wait_ready()
+    d.wait_status(lambda s: s.startswith("idle:"), what="idle")
+    subprocess.run(["dd", "if=/dev/zero", f"of={deep / 'layer'}", "bs=1M", f"count={TMPFS_MB * 6 // 10}"],
+                   check=True, capture_output=True)
+    t_written = time.time()
+    d.wait_status(lambda s: s.startswith("blocked:") and ">= 50%" in s, timeout=30, what="disk gate open")
+    line = next(l for l in d.log().splitlines() if "Gate disk open" in l)
+    stamp = datetime.fromisoformat(line.split("Z ", 1)[0] + "+00:00").timestamp()
+    assert stamp - t_written < 2.0, line
+
+
 def test_docker_restart_under_the_daemon(engine_factory, tmpfs, daemon_factory, tmp_path):
     engine = engine_factory()
     dangling = engine.make_dangling_image(created="2020-01-01T00:00:00Z")

@@ -219,7 +219,13 @@ TEST_CASE("live model: service events") {
 TEST_CASE("live model: image events and the disk") {
   LiveModel m = synced({}, {});
   CHECK(m.apply_event(event("image", "delete", "sha256:abc")).disk_changed);
-  CHECK_FALSE(m.apply_event(event("image", "tag", "sha256:abc")).disk_changed);
+  // What writes the disk triggers a read too (issue 9): pull, load, import, tag.
+  for (const char* verb : {"pull", "load", "import", "tag"})
+    CHECK(m.apply_event(event("image", verb, "sha256:abc")).disk_changed);
+  CHECK_FALSE(m.apply_event(event("image", "inspect", "sha256:abc")).disk_changed);
+  CHECK(m.apply_event(event("container", "create", "c9")).disk_changed);
+  CHECK(m.apply_event(event("container", "start", "c9")).disk_changed);
+  CHECK_FALSE(m.apply_event(event("container", "exec_start: sh", "c9")).disk_changed);
   CHECK_FALSE(m.apply_event(event("network", "create", "n")).changed);
 
   CHECK_FALSE(m.snapshot().disk);

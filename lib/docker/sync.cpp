@@ -1,6 +1,6 @@
 // One-shot sync: everything the gates need, read straight from Docker and statvfs.
 // An edge (it reads the clock and waits); the decision is made elsewhere, on its result.
-#include "model/sync.hpp"
+#include "docker/sync.hpp"
 
 #include "disk/usage.hpp"
 
@@ -51,7 +51,7 @@ awaitable<std::expected<FreshSync, docker::Error>> fresh_sync(docker::Client& cl
   }
 
   // Named first: GCC 12 rejects a braced list of literals inside a co_await expression.
-  const std::vector<std::string> live_states{"created", "running", "restarting", "paused", "removing"};
+  const std::vector<std::string>& live_states = kLiveContainerStates;
   auto containers = co_await client.containers(live_states);
   if (!containers) co_return std::unexpected(containers.error());
   snap.containers = std::move(*containers);
@@ -65,6 +65,39 @@ awaitable<std::expected<FreshSync, docker::Error>> fresh_sync(docker::Client& cl
   }
   snap.synced = true;
   co_return out;
+}
+
+awaitable<std::expected<Snapshot, docker::Error>> confirm_sync(docker::Client& client, const Snapshot& base) {
+  Snapshot snap = base;
+  const std::vector<std::string>& live_states = kLiveContainerStates;
+  auto containers = co_await client.containers(live_states);
+  if (!containers) co_return std::unexpected(containers.error());
+  snap.containers = std::move(*containers);
+  if (base.services_visible) {
+    auto services = co_await client.services();
+    if (!services) co_return std::unexpected(services.error());
+    const TimePoint at = Clock::now();
+    if (!*services) {
+      snap.services_visible = false;  // demoted since the sync
+      snap.services_latest.reset();
+      snap.services_previous.reset();
+    } else {
+      std::optional<ServiceObservation> pair = base.services_latest;
+      if (!pair || at - pair->at < std::chrono::seconds(1)) pair = base.services_previous;
+      snap.services_previous = std::move(pair);
+      snap.services_latest = ServiceObservation{at, std::move(**services)};
+    }
+  }
+  if (!snap.disk_path.empty()) {
+    if (auto disk = read_disk_usage(snap.disk_path)) {
+      snap.disk = *disk;
+      snap.disk_error.clear();
+    } else {
+      snap.disk.reset();
+      snap.disk_error = disk.error();
+    }
+  }
+  co_return snap;
 }
 
 awaitable<std::expected<Snapshot, docker::Error>> fresh_snapshot(docker::Client& client, const Config& config,

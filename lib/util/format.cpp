@@ -1,7 +1,8 @@
-// format_bytes: decimal units like docker's CLI (go-units HumanSize). Pure.
-#include "util/bytes.hpp"
+// Byte counts and UTC instants as text (util/format.hpp). Pure: no I/O, no clock.
+#include "util/format.hpp"
 
 #include <array>
+#include <ctime>
 
 #include <fmt/format.h>
 
@@ -18,6 +19,15 @@ std::string format_bytes(std::uint64_t bytes) {
     ++u;
   }
   return fmt::format("{:.1f} {}", v, units[u]);
+}
+
+std::string format_utc(TimePoint t) {
+  const std::time_t tt = Clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
 }
 
 }  // namespace cdp
