@@ -73,19 +73,19 @@ awaitable<std::expected<Snapshot, docker::Error>> confirm_sync(docker::Client& c
   auto containers = co_await client.containers(live_states);
   if (!containers) co_return std::unexpected(containers.error());
   snap.containers = std::move(*containers);
-  if (base.services_visible) {
+  if (base.swarm_role == SwarmRole::manager && base.services_error.empty()) {
     auto services = co_await client.services();
-    if (!services) co_return std::unexpected(services.error());
     const TimePoint at = Clock::now();
-    if (!*services) {
-      snap.services_visible = false;  // demoted since the sync
+    if (!services) {
+      // A manager whose /services fails since the sync: unknown, runs and converge closed.
+      snap.services_error = services.error().message;
       snap.services_latest.reset();
       snap.services_previous.reset();
     } else {
       std::optional<ServiceObservation> pair = base.services_latest;
       if (!pair || at - pair->at < std::chrono::seconds(1)) pair = base.services_previous;
       snap.services_previous = std::move(pair);
-      snap.services_latest = ServiceObservation{at, std::move(**services)};
+      snap.services_latest = ServiceObservation{at, std::move(*services)};
     }
   }
   if (!snap.disk_path.empty()) {

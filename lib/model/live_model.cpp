@@ -39,6 +39,12 @@ void LiveModel::forget_observations() {
   ++generation_;
 }
 
+void LiveModel::index_latest() {
+  latest_service_ids_.clear();
+  if (latest_)
+    for (const auto& s : latest_->services) latest_service_ids_.insert(s.id);
+}
+
 void LiveModel::set_containers(const std::vector<Container>& containers) {
   containers_.clear();
   dying_.clear();  // the list says what each one is now
@@ -99,6 +105,7 @@ void LiveModel::set_services_error(std::string why) {
   latest_.reset();
   previous_.reset();
   latest_outdated_ = false;
+  index_latest();
 }
 
 bool LiveModel::set_services(const std::optional<std::vector<Service>>& services, TimePoint at,
@@ -143,6 +150,8 @@ void LiveModel::apply_container_event(const docker::Event& e, EventEffect& fx) {
     c.name = attribute(e.attributes, "name");
     c.image = attribute(e.attributes, "image");
     fx.changed = true;
+    // create makes the writable layer; start writes logs and the container's files.
+    fx.disk_changed = verb == "create" || verb == "start";
   } else if (verb == "die") {
     // SPEC: live until Docker says it is not restarting. moby decides the restart before
     // it emits `die` (daemon/monitor.go handleContainerExit: SetRestarting, then the

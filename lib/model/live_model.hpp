@@ -99,6 +99,7 @@ class LiveModel {
 
  private:
   void forget_observations();
+  void index_latest();  // latest_service_ids_ from latest_
   void apply_container_event(const docker::Event& e, EventEffect& fx);
 
   bool connected_ = false;
@@ -116,6 +117,7 @@ class LiveModel {
 
   bool services_visible_ = true;
   std::optional<ServiceObservation> latest_, previous_;
+  std::set<std::string> latest_service_ids_;  // ids in latest_: a task event's service, O(log n)
   // A service/node event happened since `latest_` was taken: the next observation must
   // not pair with it (the change may not be visible in it yet).
   bool latest_outdated_ = false;
