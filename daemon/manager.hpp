@@ -22,6 +22,7 @@
 #include "model/live_model.hpp"
 #include "policy/decision.hpp"
 #include "policy/emergency.hpp"
+#include "policy/run_stack_watch.hpp"
 #include "policy/timeline.hpp"
 #include "prune/prune_api.hpp"
 #include "report/bus.hpp"
@@ -177,6 +178,7 @@ class Manager {
   // Metrics (SPEC "Metrics"): updated where STATUS/D-Bus are published, counters bumped
   // where prunes finish, events apply and Docker reconnects.
   MetricsExport metrics_;
+  RunStackWatch run_stack_watch_;  // the daily "run_stacks never matched" warning (issue 12)
   PruneCount pending_count_;  // the steps of the prune in flight, until it is counted
   void count_for_metrics(const timeline::Journal& j);
 };

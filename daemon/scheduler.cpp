@@ -16,6 +16,9 @@
 
 namespace cdp {
 
+// State file key: when a live run stack first matched gates.run_stacks (µs since epoch).
+constexpr const char* kRunStackSeenKey = "run_stack_seen_at";
+
 namespace {
 
 std::uint64_t epoch_us(std::optional<TimePoint> t) {
@@ -143,6 +146,15 @@ void Manager::publish(const timeline::View& view, const Snapshot& snap, Now now)
     reporter_->status(line);
   }
   const Decision& d = view.decision;
+  {
+    RunStackVerdict rv = watch_run_stacks(run_stack_watch_, d.report, config_.gates.run_stacks, now.mono);
+    run_stack_watch_ = rv.state;
+    if (rv.newly_matched) {
+      auto saved = state_file_.save_value(kRunStackSeenKey, epoch_us(now.wall));
+      if (!saved) spdlog::warn("{}", saved.error());
+    }
+    if (rv.warn) reporter_->journal(timeline::Journal{timeline::Severity::warn, "run_stacks_unmatched", {}, *rv.warn});
+  }
   BusState b;
   b.state = state_name(d.state);
   b.docker_connected = snap.docker_connected;
@@ -270,6 +282,7 @@ void Manager::load_state() {
   if (!loaded) spdlog::warn("{}", loaded.error());
   bool same_boot = false;
   const auto last = state_file_.last_prune(boot_id_, same_boot);
+  run_stack_watch_.ever_matched = state_file_.document().contains(kRunStackSeenKey);
   timeline_ = timeline::restore(last, same_boot, clock_->now());
   if (timeline_.last_prune)
     spdlog::info("Last prune {:%Y-%m-%dT%H:%M:%SZ} ({}, {}), from {}",

@@ -348,3 +348,36 @@ def test_watchdog(clean_engine, tmpfs, daemon_factory, tmp_path):
     # them span at least about 5 intervals (the upper bound is the wait above).
     span = times[5] - times[0]
     assert span > 1.5, span
+
+
+def test_run_stacks_pattern_that_never_matched_is_said(clean_engine, tmpfs, daemon_factory, tmp_path):
+    """Issue 12 item 8: over the threshold with a pattern that matched nothing ever, a
+    warning (once a day); a pattern that matched a live stack is remembered in the state
+    file, so a restart does not warn either."""
+    engine = clean_engine
+    tmpfs.fill(TMPFS_MB * 6 // 10)  # 60% >= 50%
+    cfg = write_config(tmp_path / "c.json", config_for(engine, tmpfs, gates={"run_stacks": "^nothing-here$"},
+                                                       prune={"dry_run": True}))
+    d = daemon_factory(cfg)
+    d.wait_ready()
+    d.wait_log("has never matched a live stack")
+    d.wait_log("CDP_EVENT=run_stacks_unmatched")
+    assert d.log().count("has never matched a live stack") == 1
+
+    d.stop()
+
+    # The default pattern matches a live run stack once: remembered in the state file.
+    cfg2 = write_config(tmp_path / "c2.json", config_for(engine, tmpfs, prune={"dry_run": True}))
+    svc = engine.create_service(stack=RUN_STACK)
+    try:
+        d2 = daemon_factory(cfg2)
+        d2.wait_ready()
+        d2.wait_status(lambda s: RUN_STACK in s, what="STATUS naming the run stack")
+        d2.stop()
+    finally:
+        engine.remove_service(svc)
+    d3 = daemon_factory(cfg2)
+    d3.wait_ready()
+    d3.wait_status(lambda s: "no run stack live" in s and not s.startswith("connecting"),
+                   what="STATUS with no run stack")
+    assert "has never matched" not in d3.log()
