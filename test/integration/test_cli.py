@@ -18,6 +18,7 @@ ALL_KEYS = {
     "disk": {"path", "threshold_percent", "inode_threshold_percent", "poll_interval"},
     "gates": {"run_stacks", "stack_labels", "converge", "settle", "stuck_after"},
     "prune": {"until", "containers", "images", "build_cache", "cooldown", "dry_run"},
+    "emergency": {"enabled", "critical_percent", "target_percent", "keep", "min_age", "max_images"},
     "metrics": {"textfile", "listen"},
     "log": {"level"},
 }
