@@ -195,6 +195,7 @@ in
         SystemCallFilter = [ "@system-service" "~@privileged @resources" ];
         SystemCallErrorNumber = "EPERM";
 
+        StateDirectory = "ci-docker-prune";  # state.json: the last prune (the cooldown across restarts)
         RuntimeDirectory = "ci-docker-prune";
 
         MemoryMax = "64M";
