@@ -101,20 +101,10 @@ awaitable<std::optional<std::string>> Manager::emergency_gates_closed() {
   auto api = prune_api_(*client_);
   auto lists = co_await api->confirm_lists();
   if (!lists) co_return "docker: " + lists.error().message;
-  // The fresh lists through a model of their own, as confirm_job does for a prune.
-  const Snapshot current = model_.snapshot();
-  LiveModel fresh;
-  fresh.set_connected(true);
-  fresh.set_info(lists->info);
-  fresh.set_services(lists->services, clock_->now().wall, fresh.service_generation());
-  fresh.set_containers(lists->containers);
-  fresh.mark_synced();
-  fresh.set_disk_path(current.disk_path);
-  if (current.disk) fresh.set_disk(*current.disk);
   // The fresh lists are one observation of the services; the model's previous one is the
   // other of SPEC's two, as the timeline pairs them when it confirms a prune.
-  Snapshot confirmed = fresh.snapshot();
-  if (!confirmed.services_previous) confirmed.services_previous = current.services_previous;
+  Snapshot confirmed = snapshot_of(*lists);
+  if (!confirmed.services_previous) confirmed.services_previous = model_.snapshot().services_previous;
   const GateReport r = evaluate_gates(confirmed, config_, clock_->now().wall);
   // The disk gate is the episode's own (critical/target), the cooldown runs from the prune
   // just made: only the runs and converge gates are confirmed, as for a prune step.

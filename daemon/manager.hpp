@@ -88,6 +88,8 @@ class Manager {
   void arm_wake(std::optional<SteadyTime> at);
   void on_prune_now(bool ignore_disk, Bus::PruneReply reply);
   awaitable<void> confirm_job();
+  // A snapshot of the confirming lists, mapped as the live model maps its own lists.
+  Snapshot snapshot_of(const ConfirmLists& lists) const;
   awaitable<void> step_job(PruneStep step, bool dry_run);
   void adopt_confirmed();
   void persist(const timeline::LastPrune& last);

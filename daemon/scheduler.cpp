@@ -211,6 +211,23 @@ void Manager::on_prune_now(bool ignore_disk, Bus::PruneReply reply) {
   if (finished_) replies_.clear();
 }
 
+Snapshot Manager::snapshot_of(const ConfirmLists& lists) const {
+  // The fresh lists through a model of their own: the same mapping (swarm role, services
+  // visible, live containers) as the live model's, nothing added by events; the disk as
+  // the live model last read it.
+  const Snapshot current = model_.snapshot();
+  LiveModel fresh;
+  fresh.set_connected(true);
+  fresh.set_info(lists.info);
+  fresh.set_services(lists.services, clock_->now().wall, fresh.service_generation());
+  fresh.set_containers(lists.containers);
+  fresh.mark_synced();
+  fresh.set_disk_path(current.disk_path);
+  if (current.disk) fresh.set_disk(*current.disk);
+  else fresh.set_disk(std::unexpected(current.disk_error));
+  return fresh.snapshot();
+}
+
 awaitable<void> Manager::confirm_job() {
   timeline::ConfirmResult result;
   if (!client_) {
@@ -221,19 +238,7 @@ awaitable<void> Manager::confirm_job() {
     if (!lists) {
       result.error = lists.error().message;
     } else {
-      // The fresh lists through a model of their own: the same mapping (swarm role,
-      // services visible, live containers) as the live model's, nothing added by events.
-      const Snapshot current = model_.snapshot();
-      LiveModel fresh;
-      fresh.set_connected(true);
-      fresh.set_info(lists->info);
-      fresh.set_services(lists->services, clock_->now().wall, fresh.service_generation());
-      fresh.set_containers(lists->containers);
-      fresh.mark_synced();
-      fresh.set_disk_path(current.disk_path);
-      if (current.disk) fresh.set_disk(*current.disk);
-      else fresh.set_disk(std::unexpected(current.disk_error));
-      result.fresh = fresh.snapshot();
+      result.fresh = snapshot_of(*lists);
       confirmed_ = std::move(*lists);
     }
   }
