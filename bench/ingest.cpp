@@ -203,7 +203,8 @@ int main(int argc, char** argv) {
           if (fx.changed) {
             ++changed;
             if (decide) {
-              const GateReport r = evaluate_gates(model.snapshot(), config, Now{std::chrono::steady_clock::now(), Clock::now()});
+              const Now now{std::chrono::steady_clock::now(), Clock::now()};
+              const GateReport r = evaluate_gates(model.snapshot(), config, now);
               open_runs += r.gate(GateId::runs).open;
             }
           }
