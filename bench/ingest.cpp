@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
     s.status = Service::Status{1, 1, 0};
     services.push_back(s);
   }
-  const TimePoint t0 = Clock::now();
+  const SteadyTime t0 = std::chrono::steady_clock::now();
   model.set_services(services, t0 - std::chrono::seconds(2), model.service_generation());
   model.set_services(services, t0 - std::chrono::seconds(1), model.service_generation());
   model.mark_synced();
@@ -203,7 +203,8 @@ int main(int argc, char** argv) {
           if (fx.changed) {
             ++changed;
             if (decide) {
-              const GateReport r = evaluate_gates(model.snapshot(), config, Clock::now());
+              const Now now{std::chrono::steady_clock::now(), Clock::now()};
+              const GateReport r = evaluate_gates(model.snapshot(), config, now);
               open_runs += r.gate(GateId::runs).open;
             }
           }

@@ -24,6 +24,7 @@
 #include "prune/executor.hpp"
 #include "report/journal.hpp"
 #include "report/status_line.hpp"
+#include "util/clock.hpp"
 #include "util/format.hpp"
 
 namespace cdp {
@@ -94,7 +95,7 @@ Outcome unreachable(const Config& config, const docker::Error& e) {
 }
 
 // One-shots have no memory of the last prune (cooldown open) and no settle (SPEC).
-GateReport evaluate(const Snapshot& snap, const Config& config, TimePoint now) {
+GateReport evaluate(const Snapshot& snap, const Config& config, Now now) {
   return evaluate_gates(snap, config, now);
 }
 
@@ -162,8 +163,9 @@ awaitable<Outcome> plan_body(const Config& config, bool as_json, docker::Client&
   auto sync = co_await fresh_sync(client, config, std::nullopt);
   if (!sync) co_return unreachable(config, sync.error());
   reached = true;
-  const TimePoint now = Clock::now();
-  const Decision d = decide(sync->snapshot, config, now, SchedulerMemory{now - config.gates.settle, false, std::nullopt});
+  const Now both = SystemTime{}.now();
+  const TimePoint now = both.wall;
+  const Decision d = decide(sync->snapshot, config, both, SchedulerMemory{now - config.gates.settle, false, std::nullopt});
   auto cands = co_await list_candidates(client, config.prune, now);
   if (!cands) co_return Outcome{kExitFailure, {}, "Failed to list prune candidates: " + cands.error().message};
   const bool would = d.report.all_open();
@@ -214,8 +216,9 @@ awaitable<Outcome> prune_body(const Config& config, const CommandOptions& opts, 
   auto sync = co_await fresh_sync(client, config, std::nullopt);
   if (!sync) co_return unreachable(config, sync.error());
   reached = true;
-  const TimePoint now = Clock::now();
-  const Decision d = decide(sync->snapshot, config, now, SchedulerMemory{now - config.gates.settle, false, std::nullopt});
+  const Now both = SystemTime{}.now();
+  const TimePoint now = both.wall;
+  const Decision d = decide(sync->snapshot, config, both, SchedulerMemory{now - config.gates.settle, false, std::nullopt});
   json j = report_json(sync->snapshot, config, d, now);
   Outcome o;
   if (!gates_allow(d.report, opts.ignore_disk)) {
@@ -234,7 +237,7 @@ awaitable<Outcome> prune_body(const Config& config, const CommandOptions& opts, 
     if (std::exchange(first, false)) co_return std::nullopt;
     auto again = co_await confirm_sync(client, sync->snapshot);
     if (!again) co_return "docker: " + again.error().message;
-    auto r = evaluate(*again, config, Clock::now());
+    auto r = evaluate(*again, config, SystemTime{}.now());
     if (gates_allow(r, opts.ignore_disk)) co_return std::nullopt;
     co_return closed_reasons(r, opts.ignore_disk);
   };

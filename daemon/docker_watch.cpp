@@ -220,7 +220,7 @@ awaitable<std::expected<void, docker::Error>> Manager::list_services(docker::Cli
   if (role != SwarmRole::manager) {
     // Worker / inactive: no services to see. Locked/pending/error: unknown, and the gates
     // read the role from /info. Either way /services is not asked (its 503 says nothing).
-    model_.set_services(std::nullopt, Clock::now(), generation);
+    model_.set_services(std::nullopt, clock_->now().mono, generation);
     SessionResult ok;
     co_return ok;
   }
@@ -236,7 +236,7 @@ awaitable<std::expected<void, docker::Error>> Manager::list_services(docker::Cli
   }
   // Refused when a service event arrived meanwhile (heal lists run beside the stream):
   // the convergence poll observes again.
-  if (model_.set_services(*services, Clock::now(), generation)) last_services_poll_ = Steady::now();
+  if (model_.set_services(*services, clock_->now().mono, generation)) last_services_poll_ = Steady::now();
   SessionResult ok;
   co_return ok;
 }
@@ -301,7 +301,7 @@ awaitable<void> Manager::heal_loop() {
 }
 
 bool Manager::converge_gate_open() {
-  return evaluate_gates(model_.snapshot(), config_, Clock::now()).gate(GateId::converge).open;
+  return evaluate_gates(model_.snapshot(), config_, clock_->now()).gate(GateId::converge).open;
 }
 
 awaitable<void> Manager::convergence_loop() {
@@ -332,7 +332,7 @@ awaitable<void> Manager::convergence_loop() {
       }
       const SwarmRole role = model_.swarm_role();
       if (role == SwarmRole::worker || role == SwarmRole::inactive) {
-        model_.set_services(std::nullopt, Clock::now(), model_.service_generation());
+        model_.set_services(std::nullopt, clock_->now().mono, model_.service_generation());
         changed();
         break;
       }
@@ -360,7 +360,7 @@ awaitable<void> Manager::convergence_loop() {
         failing = true;
         continue;
       }
-      if (!model_.set_services(*services, Clock::now(), generation)) {
+      if (!model_.set_services(*services, clock_->now().mono, generation)) {
         co_await sleep_until(Steady::now() + kStaleRetry);
         continue;
       }

@@ -105,7 +105,7 @@ awaitable<std::optional<std::string>> Manager::emergency_gates_closed() {
   // other of SPEC's two, as the timeline pairs them when it confirms a prune.
   Snapshot confirmed = snapshot_of(*lists);
   if (!confirmed.services_previous) confirmed.services_previous = model_.snapshot().services_previous;
-  const GateReport r = evaluate_gates(confirmed, config_, clock_->now().wall);
+  const GateReport r = evaluate_gates(confirmed, config_, clock_->now());
   // The disk gate is the episode's own (critical/target), the cooldown runs from the prune
   // just made: only the runs and converge gates are confirmed, as for a prune step.
   for (GateId id : {GateId::runs, GateId::converge})

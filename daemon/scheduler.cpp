@@ -219,7 +219,7 @@ Snapshot Manager::snapshot_of(const ConfirmLists& lists) const {
   LiveModel fresh;
   fresh.set_connected(true);
   fresh.set_info(lists.info);
-  fresh.set_services(lists.services, clock_->now().wall, fresh.service_generation());
+  fresh.set_services(lists.services, clock_->now().mono, fresh.service_generation());
   fresh.set_containers(lists.containers);
   fresh.mark_synced();
   fresh.set_disk_path(current.disk_path);
@@ -249,7 +249,7 @@ awaitable<void> Manager::confirm_job() {
 void Manager::adopt_confirmed() {
   if (!confirmed_) return;
   model_.set_info(confirmed_->info);
-  model_.set_services(confirmed_->services, clock_->now().wall, model_.service_generation());
+  model_.set_services(confirmed_->services, clock_->now().mono, model_.service_generation());
   model_.set_containers(confirmed_->containers);
   confirmed_.reset();
   conv_wake_.notify();  // the services may be unconverged: poll until they are

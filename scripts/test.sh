@@ -65,8 +65,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 count_catch build/test-logs/unit-asan.log
 
 step "simulation (test/sim: seeds 1-10000, 120 timeline steps each; one test)"
-# --no-wall-back: see test/sim/README.md "Known failures" (observations are wall-stamped).
-./build/sim --first 1 --count 10000 --steps 120 --no-wall-back --swarm-faults 2>&1 | tee build/test-logs/sim.log
+./build/sim --first 1 --count 10000 --steps 120 --swarm-faults 2>&1 | tee build/test-logs/sim.log
 if [ "${PIPESTATUS[0]}" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); rc=1; fi
 
 step "integration tests (pytest, real dockerd / dbus-daemon / journald / systemd-nspawn)"

@@ -7,9 +7,9 @@
 namespace cdp {
 
 namespace {
-// The converge gate needs two observations at least one second apart (SPEC). Waiting a
-// little over a second on the steady clock leaves room for a small wall-clock step.
-constexpr auto kObservationGap = std::chrono::milliseconds(1050);
+// The converge gate needs two observations at least one second apart on the monotonic
+// clock (SPEC). Each is stamped after its answer, so the stamps are at least the wait apart.
+constexpr auto kObservationGap = std::chrono::seconds(1);
 }  // namespace
 
 awaitable<std::expected<FreshSync, docker::Error>> fresh_sync(docker::Client& client, const Config& config,
@@ -31,7 +31,7 @@ awaitable<std::expected<FreshSync, docker::Error>> fresh_sync(docker::Client& cl
   snap.services_visible = snap.swarm_role == SwarmRole::manager;
   if (snap.swarm_role == SwarmRole::manager) {
     auto first = co_await client.services();
-    const TimePoint first_at = Clock::now();
+    const SteadyTime first_at = std::chrono::steady_clock::now();
     if (!first) {
       // 503 (quorum lost, locked since /info), 5xx, timeout: unknown, runs/converge closed.
       snap.services_error = first.error().message;
@@ -40,7 +40,7 @@ awaitable<std::expected<FreshSync, docker::Error>> fresh_sync(docker::Client& cl
       timer.expires_after(kObservationGap);
       co_await timer.async_wait(use_awaitable);
       auto second = co_await client.services();
-      const TimePoint second_at = Clock::now();
+      const SteadyTime second_at = std::chrono::steady_clock::now();
       if (!second) {
         snap.services_error = second.error().message;
       } else {
@@ -75,7 +75,7 @@ awaitable<std::expected<Snapshot, docker::Error>> confirm_sync(docker::Client& c
   snap.containers = std::move(*containers);
   if (base.swarm_role == SwarmRole::manager && base.services_error.empty()) {
     auto services = co_await client.services();
-    const TimePoint at = Clock::now();
+    const SteadyTime at = std::chrono::steady_clock::now();
     if (!services) {
       // A manager whose /services fails since the sync: unknown, runs and converge closed.
       snap.services_error = services.error().message;

@@ -108,7 +108,7 @@ void LiveModel::set_services_error(std::string why) {
   index_latest();
 }
 
-bool LiveModel::set_services(const std::optional<std::vector<Service>>& services, TimePoint at,
+bool LiveModel::set_services(const std::optional<std::vector<Service>>& services, SteadyTime at,
                              std::uint64_t generation_at_request) {
   if (generation_at_request != generation_) return false;
   services_error_.clear();
@@ -122,7 +122,8 @@ bool LiveModel::set_services(const std::optional<std::vector<Service>>& services
   }
   services_visible_ = true;
   // Two observations pair only when nothing happened between them and they are at least
-  // a second apart (SPEC); otherwise start over rather than pair across a gap we skipped.
+  // a second apart on the monotonic clock (SPEC); otherwise start over rather than pair
+  // across a gap we skipped.
   if (latest_ && !latest_outdated_ && at - latest_->at >= std::chrono::seconds(1))
     previous_ = std::move(latest_);
   else

@@ -75,10 +75,11 @@ class LiveModel {
   // Bumped by every service/node event. A services list requested before a bump may
   // miss a just-created service or still hold a removed one, so it is refused.
   std::uint64_t service_generation() const { return generation_; }
-  // Applies one GET /services?status=true observation taken at `at` (nullopt: 503, services
+  // Applies one GET /services?status=true observation taken at `at` (monotonic: the pairing
+  // spacing is an interval, SPEC "Never twice, never in a loop"; nullopt: 503, services
   // not visible here). Returns false, changing nothing, when a service or node event
   // arrived since the request was sent (`generation_at_request` is stale): poll again.
-  bool set_services(const std::optional<std::vector<Service>>& services, TimePoint at,
+  bool set_services(const std::optional<std::vector<Service>>& services, SteadyTime at,
                     std::uint64_t generation_at_request);
   // A manager's /services failed (503 quorum lost, 5xx, timeout): services unknown,
   // runs and converge closed with `why`, the observation pair starts over.

@@ -13,9 +13,11 @@
 
 namespace cdp {
 
-// One full GET /services?status=true result and when it was taken.
+// One full GET /services?status=true result and when it was taken, on the MONOTONIC
+// clock: the 1 s spacing between two observations is an interval (SPEC "Never twice,
+// never in a loop"), so a wall-clock step neither pairs nor splits them.
 struct ServiceObservation {
-  TimePoint at;
+  SteadyTime at;
   std::vector<Service> services;
 };
 

@@ -26,9 +26,10 @@ std::optional<TimePoint> min_opt(std::optional<TimePoint> a, std::optional<TimeP
 }
 }  // namespace
 
-Decision decide(const Snapshot& snap, const Config& config, TimePoint now, const SchedulerMemory& memory) {
+Decision decide(const Snapshot& snap, const Config& config, Now both, const SchedulerMemory& memory) {
   Decision d;
-  d.report = evaluate_gates(snap, config, now);
+  d.report = evaluate_gates(snap, config, both);
+  const TimePoint now = both.wall;
   const auto& r = d.report;
   const bool disk_open = r.gate(GateId::disk).open;
   const bool others_open = r.gate(GateId::runs).open && r.gate(GateId::converge).open;

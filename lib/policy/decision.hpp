@@ -33,7 +33,9 @@ struct Decision {
 
 // State precedence: connecting (docker down or not synced) > pruning (in flight) >
 // idle (disk gate closed) > blocked (runs/converge closed) > cooldown > settling.
-Decision decide(const Snapshot& snap, const Config& config, TimePoint now, const SchedulerMemory& memory);
+// `now` is both clocks for the gates (evaluate_gates); the decision itself, the memory and
+// the times it returns are in the wall frame of now.wall (the timeline projects them).
+Decision decide(const Snapshot& snap, const Config& config, Now now, const SchedulerMemory& memory);
 
 // The scheduler's memory after this decision: all_open_since set when all gates are open
 // (kept if already set), cleared otherwise.

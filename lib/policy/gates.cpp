@@ -1,4 +1,5 @@
-// The four gates of SPEC.md "The gates", evaluated on one snapshot at a given `now`.
+// The four gates of SPEC.md "The gates", evaluated on one snapshot at a given `now`
+// (both clocks: intervals on the monotonic one, Docker's timestamps on the wall one).
 // Pure: no I/O, no clock, no logging, no exceptions. Unknown means closed.
 #include "policy/gates.hpp"
 
@@ -46,6 +47,12 @@ namespace {
 
 void earliest(std::optional<TimePoint>& slot, TimePoint t) {
   if (!slot || t < *slot) slot = t;
+}
+
+// A monotonic instant in the wall frame of `now` (GateReport::time_wakeup): its distance
+// from now is what the monotonic clock says, whatever the wall clock did.
+TimePoint in_wall_frame(SteadyTime t, Now now) {
+  return now.wall + std::chrono::duration_cast<Clock::duration>(t - now.mono);
 }
 
 // "a, b, c and 4 more": reasons stay one readable line on a busy host.
@@ -157,7 +164,7 @@ bool converged(const Service& s) {
 
 std::string display_name(const Service& s) { return s.name.empty() ? s.id : s.name; }
 
-GateVerdict converge_gate(const Snapshot& snap, const Config& config, TimePoint now, GateReport& report) {
+GateVerdict converge_gate(const Snapshot& snap, const Config& config, Now now, GateReport& report) {
   GateVerdict v{GateId::converge, false, {}};
   if (!config.gates.converge) return v.open = true, v.reason = "converge gate disabled", v;
   if (!snap.docker_connected) return v.reason = "docker unreachable", v;
@@ -171,20 +178,28 @@ GateVerdict converge_gate(const Snapshot& snap, const Config& config, TimePoint 
   const auto& latest = snap.services_latest;
   const auto& previous = snap.services_previous;
   if (!latest) return v.reason = "services not listed yet", v;
+  // SPEC "Never twice, never in a loop": the 1 s spacing is an interval, measured on the
+  // monotonic stamps, so a wall-clock step can neither pair two observations taken less
+  // than a second apart nor keep two that are apart from pairing.
   if (!previous) {
     v.reason = "waiting for a second observation of services";
-    earliest(report.time_wakeup, latest->at + std::chrono::seconds(1));
+    earliest(report.time_wakeup, in_wall_frame(latest->at + std::chrono::seconds(1), now));
     return v;
   }
   if (latest->at - previous->at < std::chrono::seconds(1)) {
     v.reason = "waiting for a second observation of services (less than 1 s apart)";
-    earliest(report.time_wakeup, previous->at + std::chrono::seconds(1));
+    earliest(report.time_wakeup, in_wall_frame(previous->at + std::chrono::seconds(1), now));
     return v;
   }
   std::map<std::string, const Service*> before;
   for (const auto& s : previous->services) before[s.id] = &s;
 
+  // stuck_after is the WALL age of the service's UpdatedAt: that is Docker's wall time
+  // (moby api/types/swarm/common.go Meta.UpdatedAt, a time.Time from the manager's clock),
+  // and no monotonic instant of ours corresponds to it. A wall step moves that age; it only
+  // decides which unconverged services are ignored, never the observation spacing above.
   const Duration stuck_after = config.gates.stuck_after;
+  const TimePoint wall = now.wall;
   for (const auto& s : latest->services) {
     auto it = before.find(s.id);
     // A service not in the previous observation was seen only once: not converged yet.
@@ -194,9 +209,9 @@ GateVerdict converge_gate(const Snapshot& snap, const Config& config, TimePoint 
       report.stuck_services.push_back(name + " (update paused)");
     } else if (s.update_state == "rollback_paused") {
       report.stuck_services.push_back(name + " (rollback paused)");
-    } else if (stuck_after > Duration::zero() && s.updated_at && now - *s.updated_at > stuck_after) {
+    } else if (stuck_after > Duration::zero() && s.updated_at && wall - *s.updated_at > stuck_after) {
       report.stuck_services.push_back(
-          fmt::format("{} (unconverged {} after its last update)", name, format_age(std::chrono::duration_cast<Duration>(now - *s.updated_at))));
+          fmt::format("{} (unconverged {} after its last update)", name, format_age(std::chrono::duration_cast<Duration>(wall - *s.updated_at))));
     } else {
       report.unconverged_services.push_back(name);
       // "More than stuck_after ago": stuck 1 ms after the limit, so a wakeup never lands
@@ -221,6 +236,8 @@ GateVerdict converge_gate(const Snapshot& snap, const Config& config, TimePoint 
   return v;
 }
 
+// last_prune_finished is in the wall frame of `now`: the daemon's timeline places it there
+// from the prune's monotonic instant (timeline.cpp projected()), so its age is monotonic.
 GateVerdict cooldown_gate(const Snapshot& snap, const Config& config, TimePoint now, GateReport& report) {
   GateVerdict v{GateId::cooldown, false, {}};
   const Duration cooldown = config.prune.cooldown;
@@ -242,12 +259,12 @@ GateVerdict cooldown_gate(const Snapshot& snap, const Config& config, TimePoint 
 
 }  // namespace
 
-GateReport evaluate_gates(const Snapshot& snap, const Config& config, TimePoint now) {
+GateReport evaluate_gates(const Snapshot& snap, const Config& config, Now now) {
   GateReport r;
   r.gates[0] = disk_gate(snap, config);
   r.gates[1] = runs_gate(snap, config, r.live_run_stacks);
   r.gates[2] = converge_gate(snap, config, now, r);
-  r.gates[3] = cooldown_gate(snap, config, now, r);
+  r.gates[3] = cooldown_gate(snap, config, now.wall, r);
   return r;
 }
 

@@ -1,5 +1,5 @@
 // The gates of SPEC.md, evaluated on a snapshot. Pure: no I/O, no clock, no logging,
-// no exceptions. `now` is an input so tests can move time.
+// no exceptions. `now` (both clocks) is an input so tests can move and step time.
 #pragma once
 #include <array>
 #include <optional>
@@ -27,7 +27,8 @@ struct GateReport {
   std::vector<std::string> unconverged_services; // names (stuck ones excluded)
   std::vector<std::string> stuck_services;       // names, with why: "web (update paused)"
   // The earliest time at which a gate could change by the passing of time alone
-  // (cooldown end, a service becoming stuck, the 1 s observation spacing). nullopt: none.
+  // (cooldown end, a service becoming stuck, the 1 s observation spacing), in the wall
+  // frame of `now` (a monotonic instant is placed at now.wall + (t - now.mono)). nullopt: none.
   std::optional<TimePoint> time_wakeup;
 
   const GateVerdict& gate(GateId id) const { return gates[static_cast<int>(id)]; }
@@ -36,7 +37,11 @@ struct GateReport {
 };
 
 // Evaluates every gate. Unknown means closed (docker not connected, not synced, disk unread).
-GateReport evaluate_gates(const Snapshot& snap, const Config& config, TimePoint now);
+// Both clocks, read once by the caller: the observation spacing is measured on `now.mono`
+// (ServiceObservation::at is monotonic); `now.wall` is for Docker's wall timestamps
+// (service UpdatedAt) and Snapshot::last_prune_finished (the timeline places it there
+// from its monotonic instant).
+GateReport evaluate_gates(const Snapshot& snap, const Config& config, Now now);
 
 // Label values longer than this never reach std::regex: they do not match (SPEC).
 inline constexpr std::size_t kMaxMatchedLabelBytes = 1024;

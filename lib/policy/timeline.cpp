@@ -14,8 +14,9 @@ namespace cdp::timeline {
 
 namespace {
 
-// The gates and decide() work in the wall frame (Docker's timestamps are wall times).
-// A monotonic instant is projected into that frame at the moment of the step: its
+// decide() and the gates' times work in the wall frame (Docker's timestamps are wall
+// times); the gates get both clocks and measure the observation spacing on the monotonic
+// one. A monotonic instant is projected into the wall frame at the moment of the step: its
 // distance from now is what the monotonic clock says, whatever the wall clock did.
 TimePoint to_wall(SteadyTime t, Now now) {
   return now.wall + std::chrono::duration_cast<Clock::duration>(t - now.mono);
@@ -121,7 +122,7 @@ class Stepper {
     std::optional<std::string> why;
     if (s().stopping) why = "daemon stopping";
     else if (!snap_.docker_connected) why = "docker unreachable";
-    else why = closed_gate(evaluate_gates(projected(s(), snap_, now_), config_, now_.wall), in.ignore_disk);
+    else why = closed_gate(evaluate_gates(projected(s(), snap_, now_), config_, now_), in.ignore_disk);
     if (why) {
       act(record(Severity::info, "prune_skipped", {}, fmt::format("Prune requested over D-Bus skipped: {}", *why)));
       act(Reply{in.request, "skipped: " + *why, 0});
@@ -144,8 +145,8 @@ class Stepper {
     // service the model never saw counts as seen once: unconverged.
     Snapshot fresh = *in.fresh;
     if (!fresh.services_previous) fresh.services_previous = snap_.services_previous;
-    const GateReport fr = evaluate_gates(projected(s(), fresh, now_), config_, now_.wall);
-    const GateReport mr = evaluate_gates(projected(s(), snap_, now_), config_, now_.wall);
+    const GateReport fr = evaluate_gates(projected(s(), fresh, now_), config_, now_);
+    const GateReport mr = evaluate_gates(projected(s(), snap_, now_), config_, now_);
     std::optional<std::string> why;
     for (GateId id : {GateId::runs, GateId::converge})
       if (!why && !fr.gate(id).open) why = fmt::format("{} gate closed on the fresh lists: {}", gate_name(id), fr.gate(id).reason);
@@ -196,7 +197,7 @@ class Stepper {
       return;
     }
     if (p->results.size() < std::size(kPruneSteps)) {
-      const GateReport mr = evaluate_gates(projected(s(), snap_, now_), config_, now_.wall);
+      const GateReport mr = evaluate_gates(projected(s(), snap_, now_), config_, now_);
       if (auto why = closed_gate(mr, p->manual && p->ignore_disk)) {
         close_remaining(*why);
         finish_prune();
@@ -301,7 +302,7 @@ class Stepper {
       reply(p.request, outcome, bytes);
       end_prune();
       if (any_done && !s().stopping) {
-        const GateReport after = evaluate_gates(projected(s(), snap_, now_), config_, now_.wall);
+        const GateReport after = evaluate_gates(projected(s(), snap_, now_), config_, now_);
         if (after.gate(GateId::disk).open && !s().still_full_warned) {
           s().still_full_warned = true;
           act(record(Severity::warn, "still_full", {{"CDP_DISK_PERCENT", disk_percent(snap_)}},
@@ -365,7 +366,7 @@ class Stepper {
     m.all_open_since = to_wall(s().all_open_since, now_);
     m.prune_in_flight = s().prune.has_value();
     m.not_before = to_wall(hold_until(s(), config_), now_);
-    Decision d = decide(snap, config_, now_.wall, m);
+    Decision d = decide(snap, config_, now_, m);
     if (d.report.all_open()) {
       if (!s().all_open_since) s().all_open_since = now_.mono;
     } else {

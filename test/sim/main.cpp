@@ -20,7 +20,7 @@ void usage() {
       "  --steps K         timeline steps per trace (default 120)\n"
       "  --budget SECONDS  stop starting new traces after this much real time (soak)\n"
       "  --swarm-faults    also a locked swarm and a manager without quorum (needs the swarm-role handling)\n"
-      "  --no-wall-back    the wall clock steps forward only (see README: observations are wall-stamped)\n"
+      "  --no-wall-back    the wall clock steps forward only (the default steps it both ways)\n"
       "  --keep-going      count every failing seed instead of stopping at the first\n"
       "  --slack MS        liveness slack beyond settle + max(cooldown, 10 s) (default 2000)\n"
       "exit: 0 every trace held every invariant; 1 a violation (the replay command and trace are printed); 2 usage");

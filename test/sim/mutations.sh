@@ -33,14 +33,14 @@ run() { "$scratch/build/sim" --first 1 --count "$count" "$@" 2>&1 | grep -m1 '^F
 
 # name | file | perl substitution (must change exactly one line) | sim arguments
 mutations=(
-  "skip the confirming list|lib/policy/timeline.cpp|s/^(\s*)Snapshot fresh = \*in\.fresh;/\$1Snapshot fresh = snap_;/|--no-wall-back"
+  "skip the confirming list|lib/policy/timeline.cpp|s/^(\s*)Snapshot fresh = \*in\.fresh;/\$1Snapshot fresh = snap_;/|--steps 120"
   # A 503 from /services read as "a worker, no services here" (what the code did before
   # the swarm-role handling of branch safety), in its two places: a locked node's role,
   # and a manager's failing /services.
-  "read 503 as a worker (locked swarm)|lib/model/types.hpp|s/^(\s*)return SwarmRole::unknown;/\$1return SwarmRole::worker;/|--no-wall-back --swarm-faults"
-  "read 503 as a worker (manager without quorum)|lib/model/live_model.cpp|s/^(\s*)services_error_ = std::move\(why\);/\$1(void)why; services_visible_ = false; return;/|--no-wall-back --swarm-faults"
-  "drop the 10 s floor|lib/policy/timeline.cpp|s/^(\s*)if \(s\.last_any_end\) h = \*s\.last_any_end \+ kFloor;/\$1\/\/ mutation: no floor/|--no-wall-back"
-  "forget the state file|lib/policy/timeline.cpp|s/^(\s*)if \(!persisted\) return s;/\$1return s;/|--no-wall-back"
+  "read 503 as a worker (locked swarm)|lib/model/types.hpp|s/^(\s*)return SwarmRole::unknown;/\$1return SwarmRole::worker;/|--swarm-faults"
+  "read 503 as a worker (manager without quorum)|lib/model/live_model.cpp|s/^(\s*)services_error_ = std::move\(why\);/\$1(void)why; services_visible_ = false; return;/|--swarm-faults"
+  "drop the 10 s floor|lib/policy/timeline.cpp|s/^(\s*)if \(s\.last_any_end\) h = \*s\.last_any_end \+ kFloor;/\$1\/\/ mutation: no floor/|--steps 120"
+  "forget the state file|lib/policy/timeline.cpp|s/^(\s*)if \(!persisted\) return s;/\$1return s;/|--steps 120"
 )
 
 all=0

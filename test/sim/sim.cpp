@@ -111,7 +111,7 @@ int role_of(const M& m) {
 
 // Applies one /services answer (nullopt: the 503) as the daemon does. False: refused as stale.
 template <class M>
-bool feed_services(M& m, const std::optional<std::vector<cdp::Service>>& answer, cdp::TimePoint at,
+bool feed_services(M& m, const std::optional<std::vector<cdp::Service>>& answer, cdp::SteadyTime at,
                    std::uint64_t generation) {
   if constexpr (kModelHasRoles<M>) {
     if (role_of(m) != 0) return m.set_services(std::nullopt, at, generation);  // not asked
@@ -322,7 +322,7 @@ class Sim {
     d.model.set_info(world_->info());
     const auto generation = d.model.service_generation();
     // The list's observation spaces the next poll (last_services_poll_ in docker_watch).
-    if (feed_services(d.model, world_->services(), wall(), generation)) d.last_poll = now_;
+    if (feed_services(d.model, world_->services(), mono(), generation)) d.last_poll = now_;
     d.model.set_containers(world_->live_containers());
   }
 
@@ -413,13 +413,13 @@ class Sim {
       d.model.set_info(world_->info());
       const int role = role_of(d.model);
       if (role == 1) {
-        feed_services(d.model, std::nullopt, wall(), d.model.service_generation());
+        feed_services(d.model, std::nullopt, mono(), d.model.service_generation());
         post_changed();
         return stop_polling();
       }
       if (role == 2 || (role == 0 && !world_->services())) {
         // Locked, or a manager that cannot list: closed; look again with backoff.
-        if (role == 0) feed_services(d.model, std::nullopt, wall(), d.model.service_generation());
+        if (role == 0) feed_services(d.model, std::nullopt, mono(), d.model.service_generation());
         post_changed();
         d.poll_retry = std::min<Ms>(d.poll_retry ? d.poll_retry * 2 : kSec, kBackoffMax);
         schedule(now_ + d.poll_retry, in_daemon([this] { poll(); }));
@@ -433,13 +433,13 @@ class Sim {
     schedule(now_ + rng_.range(1, 30), in_daemon([this, generation, services, stream] {
       Daemon& dd = *d_;
       if (!dd.session || dd.stream != stream || !dd.model.synced()) return stop_polling();
-      if (!feed_services(dd.model, services, wall(), generation)) {
+      if (!feed_services(dd.model, services, mono(), generation)) {
         schedule(now_ + kStaleRetry, in_daemon([this] { poll(); }));
         return;
       }
       dd.last_poll = now_;
       post_changed();
-      const bool open = cdp::evaluate_gates(dd.model.snapshot(), config_, wall()).gate(cdp::GateId::converge).open;
+      const bool open = cdp::evaluate_gates(dd.model.snapshot(), config_, now()).gate(cdp::GateId::converge).open;
       if (!services || open) return stop_polling();
       schedule(now_, in_daemon([this] { poll(); }));
     }));
@@ -592,7 +592,7 @@ class Sim {
       // As daemon/scheduler.cpp Manager::adopt_confirmed().
       const auto& c = *d.last_confirm;
       d.model.set_info(c.info);
-      feed_services(d.model, c.services, wall(), d.model.service_generation());
+      feed_services(d.model, c.services, mono(), d.model.service_generation());
       d.model.set_containers(c.containers);
       ++stats_.confirm_refused;
       // The adopted list is one observation: the converge gate needs a second one, so the
@@ -681,7 +681,7 @@ class Sim {
       cdp::LiveModel fresh;
       fresh.set_connected(true);
       fresh.set_info(lists->info);
-      feed_services(fresh, lists->services, wall(), fresh.service_generation());
+      feed_services(fresh, lists->services, mono(), fresh.service_generation());
       fresh.set_containers(lists->containers);
       fresh.mark_synced();
       const cdp::Snapshot mine = d.model.snapshot();

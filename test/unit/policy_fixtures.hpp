@@ -1,5 +1,6 @@
 // Snapshot literals for the policy and status-line tests: a connected, synced engine,
-// a known disk, two service observations 2 s apart. Tests change what they exercise.
+// a known disk, two service observations 2 s apart (on the monotonic clock). Tests
+// change what they exercise.
 #pragma once
 #include <chrono>
 
@@ -12,6 +13,13 @@ using namespace std::chrono_literals;
 
 // A fixed "now": tests move time explicitly.
 inline TimePoint t0() { return TimePoint{} + std::chrono::hours(24 * 365 * 56); }
+// The monotonic clock at t0() (service observations are stamped on it).
+inline SteadyTime m0() { return SteadyTime{} + std::chrono::hours(100); }
+// Both clocks at wall time `wall`, the monotonic one as far from m0() as `wall` is from
+// t0() (no clock step); a test that steps the wall clock writes Now{mono, wall} itself.
+inline Now at(TimePoint wall) {
+  return Now{m0() + std::chrono::duration_cast<SteadyTime::duration>(wall - t0()), wall};
+}
 
 inline DiskUsage disk(double used, double avail, double iused = 3, double iavail = 97) {
   DiskUsage d;
@@ -52,8 +60,8 @@ inline Snapshot open_snapshot() {
   s.disk = disk(90, 10);
   s.disk_path = "/var/lib/docker";
   std::vector<Service> svcs{service("proxy_web", 1, 1)};
-  s.services_previous = ServiceObservation{t0() - 3s, svcs};
-  s.services_latest = ServiceObservation{t0() - 1s, svcs};
+  s.services_previous = ServiceObservation{m0() - 3s, svcs};
+  s.services_latest = ServiceObservation{m0() - 1s, svcs};
   return s;
 }
 

@@ -9,13 +9,13 @@ using namespace cdp::testfx;
 
 namespace {
 GateVerdict gate(const Snapshot& s, const Config& c, GateId id, TimePoint now = t0()) {
-  return evaluate_gates(s, c, now).gate(id);
+  return evaluate_gates(s, c, at(now)).gate(id);
 }
 const std::string kRun = "abcd-1a2b3c_ci_commoninternet_net";
 }  // namespace
 
 TEST_CASE("all gates open on the reference snapshot", "[gates]") {
-  auto r = evaluate_gates(open_snapshot(), config(), t0());
+  auto r = evaluate_gates(open_snapshot(), config(), at(t0()));
   CHECK(r.all_open());
   CHECK(std::string(gate_name(GateId::disk)) == "disk");
   CHECK(std::string(gate_name(GateId::cooldown)) == "cooldown");
@@ -81,7 +81,7 @@ TEST_CASE("runs gate", "[gates][runs]") {
     auto svc = service(kRun + "_app", 1, 1);
     svc.labels = stack_ns;
     set_services(s, {svc});
-    auto r = evaluate_gates(s, c, t0());
+    auto r = evaluate_gates(s, c, at(t0()));
     CHECK_FALSE(r.gate(GateId::runs).open);
     CHECK(r.gate(GateId::runs).reason == "run stack " + kRun + " live");
     CHECK(r.live_run_stacks == std::vector<std::string>{kRun});
@@ -127,7 +127,7 @@ TEST_CASE("runs gate", "[gates][runs]") {
     const std::string other = "zz-ffffff_ci_commoninternet_net";
     s.containers = {container("a", "running", {{"com.docker.stack.namespace", other}}),
                     container("b", "running", stack_ns), container("c", "created", stack_ns)};
-    auto r = evaluate_gates(s, c, t0());
+    auto r = evaluate_gates(s, c, at(t0()));
     CHECK(r.live_run_stacks == std::vector<std::string>{kRun, other});
     CHECK(r.gate(GateId::runs).reason == "run stacks " + kRun + ", " + other + " live");
   }
@@ -174,7 +174,7 @@ TEST_CASE("converge gate", "[gates][converge]") {
     auto svc = service("web", 2, 2, "updating");
     svc.updated_at = t0() - 1min;
     set_services(s, {svc});
-    auto r = evaluate_gates(s, c, t0());
+    auto r = evaluate_gates(s, c, at(t0()));
     CHECK_FALSE(r.gate(GateId::converge).open);
     CHECK(r.gate(GateId::converge).reason == "1 service converging: web");
     CHECK(r.unconverged_services == std::vector<std::string>{"web"});
@@ -239,7 +239,7 @@ TEST_CASE("converge gate", "[gates][converge]") {
     auto svc = service("web", 1, 2, "paused");
     svc.updated_at = t0() - 10s;
     set_services(s, {svc, service("db", 1, 1)});
-    auto r = evaluate_gates(s, c, t0());
+    auto r = evaluate_gates(s, c, at(t0()));
     CHECK(r.gate(GateId::converge).open);
     CHECK(r.stuck_services == std::vector<std::string>{"web (update paused)"});
     CHECK(r.unconverged_services.empty());
@@ -247,7 +247,7 @@ TEST_CASE("converge gate", "[gates][converge]") {
   }
   SECTION("rollback_paused: stuck") {
     set_services(s, {service("web", 1, 2, "rollback_paused")});
-    auto r = evaluate_gates(s, c, t0());
+    auto r = evaluate_gates(s, c, at(t0()));
     CHECK(r.gate(GateId::converge).open);
     CHECK(r.stuck_services == std::vector<std::string>{"web (rollback paused)"});
   }
@@ -255,14 +255,14 @@ TEST_CASE("converge gate", "[gates][converge]") {
     auto svc = service("pending", 0, 1);  // e.g. an unsatisfiable placement constraint
     svc.updated_at = t0() - 30min;
     set_services(s, {svc});
-    auto at = evaluate_gates(s, c, t0());
-    CHECK_FALSE(at.gate(GateId::converge).open);
-    CHECK(at.time_wakeup == t0() + 1ms);
-    auto after = evaluate_gates(s, c, t0() + 1s);
+    auto at_limit = evaluate_gates(s, c, at(t0()));
+    CHECK_FALSE(at_limit.gate(GateId::converge).open);
+    CHECK(at_limit.time_wakeup == t0() + 1ms);
+    auto after = evaluate_gates(s, c, at(t0() + 1s));
     CHECK(after.gate(GateId::converge).open);
     REQUIRE(after.stuck_services.size() == 1);
     CHECK(after.stuck_services[0].rfind("pending (unconverged 30m", 0) == 0);
-    auto before = evaluate_gates(s, c, t0() - 1s);
+    auto before = evaluate_gates(s, c, at(t0() - 1s));
     CHECK_FALSE(before.gate(GateId::converge).open);
   }
   SECTION("stuck_after 0: nothing is ever stuck by time") {
@@ -270,14 +270,14 @@ TEST_CASE("converge gate", "[gates][converge]") {
     auto svc = service("pending", 0, 1);
     svc.updated_at = t0() - 24h * 30;
     set_services(s, {svc});
-    auto r = evaluate_gates(s, c, t0());
+    auto r = evaluate_gates(s, c, at(t0()));
     CHECK_FALSE(r.gate(GateId::converge).open);
     CHECK(r.stuck_services.empty());
     CHECK_FALSE(r.time_wakeup.has_value());
   }
   SECTION("a service seen only in the latest observation is not converged yet") {
     s.services_latest->services.push_back(service("new", 1, 1));
-    auto r = evaluate_gates(s, c, t0());
+    auto r = evaluate_gates(s, c, at(t0()));
     CHECK_FALSE(r.gate(GateId::converge).open);
     CHECK(r.unconverged_services == std::vector<std::string>{"new"});
   }
@@ -287,17 +287,17 @@ TEST_CASE("converge gate", "[gates][converge]") {
   }
   SECTION("observations less than 1 s apart: closed until previous + 1 s") {
     s.services_previous->at = s.services_latest->at - 999ms;
-    auto r = evaluate_gates(s, c, t0());
+    auto r = evaluate_gates(s, c, at(t0()));
     CHECK_FALSE(r.gate(GateId::converge).open);
-    CHECK(r.time_wakeup == s.services_previous->at + 1s);
+    CHECK(r.time_wakeup == t0() - 999ms);  // previous at m0() - 1999ms, + 1 s, in the wall frame
     s.services_previous->at = s.services_latest->at - 1s;
     CHECK(gate(s, c, GateId::converge).open);
   }
   SECTION("missing previous observation: closed, wake 1 s after the latest") {
     s.services_previous.reset();
-    auto r = evaluate_gates(s, c, t0());
+    auto r = evaluate_gates(s, c, at(t0()));
     CHECK_FALSE(r.gate(GateId::converge).open);
-    CHECK(r.time_wakeup == s.services_latest->at + 1s);
+    CHECK(r.time_wakeup == t0());  // latest at m0() - 1 s, + 1 s, in the wall frame
   }
   SECTION("no service listed yet: closed") {
     s.services_latest.reset();
@@ -328,6 +328,62 @@ TEST_CASE("converge gate", "[gates][converge]") {
   }
 }
 
+// SPEC "Never twice, never in a loop": the 1 s observation spacing is measured on the
+// monotonic clock, so a wall-clock step between (or after) two observations changes nothing.
+TEST_CASE("converge gate: a wall-clock step neither opens nor blocks it", "[gates][converge][clock]") {
+  auto s = open_snapshot();
+  auto c = config();
+  s.services_latest->at = m0();
+  SECTION("500 ms apart on mono, the wall stepped an hour forward: still closed") {
+    s.services_previous->at = m0() - 500ms;
+    const Now now{m0(), t0() + 1h};
+    auto r = evaluate_gates(s, c, now);
+    CHECK_FALSE(r.gate(GateId::converge).open);
+    CHECK(r.gate(GateId::converge).reason.find("less than 1 s apart") != std::string::npos);
+    // The wake-up is 500 ms away on mono, placed in the (stepped) wall frame of now.
+    CHECK(r.time_wakeup == t0() + 1h + 500ms);
+  }
+  SECTION("500 ms apart on mono, the wall stepped an hour back: still closed") {
+    s.services_previous->at = m0() - 500ms;
+    auto r = evaluate_gates(s, c, Now{m0(), t0() - 1h});
+    CHECK_FALSE(r.gate(GateId::converge).open);
+    CHECK(r.time_wakeup == t0() - 1h + 500ms);
+  }
+  SECTION("exactly 1 s apart on mono, the wall stepped an hour back: open") {
+    s.services_previous->at = m0() - 1s;
+    CHECK(evaluate_gates(s, c, Now{m0(), t0() - 1h}).gate(GateId::converge).open);
+  }
+  SECTION("exactly 1 s apart on mono, the wall stepped an hour forward: open") {
+    s.services_previous->at = m0() - 1s;
+    CHECK(evaluate_gates(s, c, Now{m0(), t0() + 1h}).gate(GateId::converge).open);
+  }
+  SECTION("999 ms apart on mono: closed whatever the wall says") {
+    s.services_previous->at = m0() - 999ms;
+    for (auto wall : {t0() - 24h, t0() - 1s, t0(), t0() + 1s, t0() + 24h})
+      CHECK_FALSE(evaluate_gates(s, c, Now{m0(), wall}).gate(GateId::converge).open);
+  }
+  SECTION("one observation: the wake-up is 1 s after it on mono, whatever the wall did") {
+    s.services_previous.reset();
+    auto r = evaluate_gates(s, c, Now{m0() + 200ms, t0() - 3h});
+    CHECK_FALSE(r.gate(GateId::converge).open);
+    CHECK(r.time_wakeup == t0() - 3h + 800ms);
+  }
+  SECTION("stuck_after is the wall age of Docker's UpdatedAt: a wall step moves it") {
+    // UpdatedAt is Docker's wall time (moby api/types/swarm Meta): no monotonic instant
+    // of ours matches it, so only the wall clock can age it.
+    auto svc = service("pending", 0, 1);
+    svc.updated_at = t0() - 1min;
+    set_services(s, {svc});
+    s.services_previous->at = m0() - 1s;
+    auto fresh = evaluate_gates(s, c, Now{m0(), t0()});
+    CHECK_FALSE(fresh.gate(GateId::converge).open);
+    CHECK(fresh.time_wakeup == t0() - 1min + 30min + 1ms);
+    auto stepped = evaluate_gates(s, c, Now{m0(), t0() + 1h});
+    CHECK(stepped.gate(GateId::converge).open);
+    CHECK(stepped.stuck_services.size() == 1);
+  }
+}
+
 TEST_CASE("cooldown gate", "[gates][cooldown]") {
   auto s = open_snapshot();
   auto c = config();
@@ -337,7 +393,7 @@ TEST_CASE("cooldown gate", "[gates][cooldown]") {
   }
   SECTION("1 s before the end: closed, wakes at the end") {
     s.last_prune_finished = t0() - 15min + 1s;
-    auto r = evaluate_gates(s, c, t0());
+    auto r = evaluate_gates(s, c, at(t0()));
     CHECK_FALSE(r.gate(GateId::cooldown).open);
     CHECK(r.gate(GateId::cooldown).reason.rfind("last prune 14m ago, cooldown 15m: until ", 0) == 0);
     CHECK(r.time_wakeup == t0() + 1s);
@@ -364,7 +420,7 @@ TEST_CASE("cooldown gate", "[gates][cooldown]") {
   }
   SECTION("a last prune in the future (clock stepped back): closed until last + cooldown") {
     s.last_prune_finished = t0() + 1min;
-    auto r = evaluate_gates(s, c, t0());
+    auto r = evaluate_gates(s, c, at(t0()));
     CHECK_FALSE(r.gate(GateId::cooldown).open);
     CHECK(r.time_wakeup == t0() + 16min);
   }

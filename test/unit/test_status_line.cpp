@@ -26,32 +26,32 @@ TEST_CASE("status_line", "[status]") {
     s.disk = disk(841, 159);
     s.containers = {container("x", "running", {{"com.docker.stack.namespace", "abcd-1a2b3c_ci_commoninternet_net"}})};
     s.last_prune_finished = t0() - 2h;
-    auto d = decide(s, c, t0(), m);
+    auto d = decide(s, c, at(t0()), m);
     CHECK(status_line(d, s, c, t0(), 1200000000) ==
           "blocked: disk 84.1% >= 80% on /var/lib/docker; run stack abcd-1a2b3c_ci_commoninternet_net live; "
           "0 services converging; last prune 2h ago (1.2 GB)");
   }
   SECTION("idle, no prune yet") {
     s.disk = disk(41, 59);
-    auto d = decide(s, c, t0(), m);
+    auto d = decide(s, c, at(t0()), m);
     CHECK(status_line(d, s, c, t0(), std::nullopt) ==
           "idle: disk 41.0% < 80%, inodes 3.0% < 80% on /var/lib/docker; no run stack live; "
           "0 services converging; no prune yet");
   }
   SECTION("connecting names docker first") {
     s.docker_connected = false;
-    auto d = decide(s, c, t0(), m);
+    auto d = decide(s, c, at(t0()), m);
     CHECK(status_line(d, s, c, t0(), std::nullopt).rfind("connecting: docker unreachable; disk 90.0%", 0) == 0);
   }
   SECTION("stuck services are counted") {
     set_services(s, {service("web", 1, 2, "paused"), service("api", 0, 1, "updating")});
     s.services_latest->services[1].updated_at = t0() - 1min;
-    auto d = decide(s, c, t0(), m);
+    auto d = decide(s, c, at(t0()), m);
     CHECK(status_line(d, s, c, t0(), std::nullopt).find("; 1 service converging, 1 stuck;") != std::string::npos);
   }
   SECTION("cooldown") {
     s.last_prune_finished = t0() - 2min;
-    auto d = decide(s, c, t0(), m);
+    auto d = decide(s, c, at(t0()), m);
     CHECK(status_line(d, s, c, t0(), 0).rfind("cooldown: ", 0) == 0);
     CHECK(status_line(d, s, c, t0(), 0).find("last prune 2m ago (0 B), in cooldown") != std::string::npos);
   }

@@ -25,7 +25,7 @@ struct Driver {
   Config config = testfx::config();
   Snapshot snap = open_snapshot();
   TimelineState st;
-  Now now{SteadyTime{} + std::chrono::hours(100), t0()};
+  Now now{m0(), t0()};  // the clocks of open_snapshot()'s observations
   Transition last;
   std::vector<Action> all;
 
@@ -483,6 +483,18 @@ TEST_CASE("confirm before acting: fresh lists that disagree send nothing", "[tim
   }
   SECTION("agreeing lists: the first step goes") {
     Snapshot fresh = d.snap;
+    fresh.services_previous.reset();
+    d.feed(ConfirmResult{fresh, {}});
+    CHECK(Driver::has<SendStep>(d.last));
+    CHECK(d.count("model_drift") == 0);
+  }
+  SECTION("the wall clock stepped back an hour before the lists: agreeing lists still send") {
+    // test/sim seed 1712 before the observations were stamped on the monotonic clock: the
+    // fresh list looked older than the model's and the prune was refused as model drift.
+    d.now.wall -= std::chrono::hours(1);
+    d.advance(std::chrono::milliseconds(20));
+    Snapshot fresh = d.snap;
+    fresh.services_latest->at = d.now.mono;  // as the manager stamps it (scheduler.cpp)
     fresh.services_previous.reset();
     d.feed(ConfirmResult{fresh, {}});
     CHECK(Driver::has<SendStep>(d.last));
