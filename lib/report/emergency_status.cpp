@@ -47,7 +47,7 @@ std::optional<timeline::LastEmergency> last_emergency_of(const BusState& st) {
 }
 
 std::string emergency_status_text(const BusState& st, TimePoint now) {
-  std::string out = st.emergency_enabled ? "on" : "off (tagged images are never removed)";
+  std::string out = st.emergency_enabled ? "on" : "off (every tagged image is kept)";
   if (auto last = last_emergency_of(st))
     out += fmt::format("; last episode {} (finished {})", last_episode_text(*last, now), format_utc(last->wall));
   else if (st.emergency_enabled)

@@ -27,7 +27,7 @@ BusState with_episode(bool dry_run = false) {
 
 TEST_CASE("status text: the tier on or off, and its last episode", "[emergency][status]") {
   BusState off;
-  CHECK(emergency_status_text(off, t0()) == "Emergency tier: off (tagged images are never removed)");
+  CHECK(emergency_status_text(off, t0()) == "Emergency tier: off (every tagged image is kept)");
   BusState on;
   on.emergency_enabled = true;
   CHECK(emergency_status_text(on, t0()) == "Emergency tier: on; no episode yet");
