@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import time
 from pathlib import Path
 
@@ -221,6 +222,37 @@ def test_emergency_a_run_stack_going_live_mid_episode_stops_it(engine_factory, d
         assert not exists(eng, "local/a:1")
         for kept in ("local/b:1", "local/b:latest", "local/c:1", "local/d:1", "local/e:1", "local/f:1"):
             assert exists(eng, kept), kept
+    finally:
+        for p in proxies:
+            p.release()
+            p.close()
+
+
+def test_emergency_sigterm_waits_for_the_delete_in_flight(engine_factory, daemon_factory, tmp_path):
+    """SIGTERM while Docker is still answering a DELETE (held at the proxy): the daemon
+    does not exit until the answer came, records it, ends the episode with `stopping` and
+    sends no other DELETE; then exits 0."""
+    proxies = []
+
+    def during(eng, d):
+        wait_until(lambda: proxies[0].holding, 120, "the first DELETE /images to reach Docker")
+        d.proc.send_signal(signal.SIGTERM)
+        d.wait_log("Stopping after the image removal in flight")
+        # The DELETE is held: the daemon cannot have its answer, so it must still run.
+        assert d.proc.poll() is None, d.log()
+        proxies[0].release()
+        assert d.proc.wait(timeout=60) == 0, d.log()
+
+    try:
+        eng, d = run_fixture(engine_factory, daemon_factory, tmp_path, proxy=proxies, during=during)
+        log = d.log()
+        evicted = [field(line, "CDP_IMAGE") for line in evict_records(log)]
+        assert evicted == ["local/a:1"], log
+        assert field(evict_records(log)[0], "CDP_OUTCOME") == "removed", log
+        done = [line for line in log.splitlines() if "CDP_EVENT=emergency_done" in line]
+        assert len(done) == 1 and field(done[0], "CDP_REASON") == "stopping", log
+        assert len(proxies[0].sent("DELETE")) == 1
+        assert not exists(eng, "local/a:1") and exists(eng, "local/b:1")
     finally:
         for p in proxies:
             p.release()
