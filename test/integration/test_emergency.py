@@ -4,6 +4,9 @@ daemon runs), one matching `keep`, one only a service's previous spec names, one
 container uses, one loaded seconds ago, and a two-tag image; the disk is the engine's own
 tmpfs data-root, filled over `critical_percent`. Expected: exactly the eligible images go,
 least recently used first, both tags of the two-tag one, and it stops at `target_percent`.
+Also: dry-run, the tier disabled, a restart keeping the order, and, with every DELETE held
+at a proxy (dockerproxy.py) so the episode is mid-eviction for as long as the test wants,
+a run stack going live (the episode stops) and SIGTERM (the DELETE's answer is awaited).
 
 Thresholds are computed from the measured disk so that exactly three evictions reach the
 target: critical = U0 + 2.5 P, target = U0 + 0.5 P, with U0 the usage before the fill,
