@@ -142,8 +142,12 @@ def run_fixture(engine_factory, daemon_factory, tmp_path, restart=False, proxy=N
 
 
 def test_emergency_evicts_exactly_the_eligible_images_lru_first(engine_factory, daemon_factory, tmp_path):
-    eng, d = run_fixture(engine_factory, daemon_factory, tmp_path)
+    textfile = tmp_path / "metrics.prom"
+    eng, d = run_fixture(engine_factory, daemon_factory, tmp_path, metrics={"textfile": str(textfile)})
     log = d.log()
+    # The metrics count each image removed (written at most once a second after a change).
+    wait_until(lambda: textfile.exists() and "ci_docker_prune_emergency_evictions_total 3"
+               in textfile.read_text(), 30, "the eviction counter at 3 in the metrics textfile")
     assert "CDP_EVENT=emergency_start" in log, log
 
     evicted = [field(line, "CDP_IMAGE") for line in evict_records(log)]
