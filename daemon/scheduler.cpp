@@ -37,11 +37,7 @@ Overloaded(F...) -> Overloaded<F...>;
 }  // namespace
 
 namespace {
-std::string field(const timeline::Journal& j, std::string_view key) {
-  for (const auto& [k, v] : j.fields)
-    if (k == key) return v;
-  return {};
-}
+std::string field(const timeline::Journal& j, std::string_view key);  // below
 }  // namespace
 
 void Manager::changed() {
@@ -98,6 +94,13 @@ void Manager::carry_out(const timeline::Action& action, const Snapshot& snap, No
 // The one place the still_full warning leaves the daemon: its words come from the timeline
 // (timeline::still_full_message); a richer account of what the disk holds (/system/df)
 // would be read and written here.
+namespace {
+std::string field(const timeline::Journal& j, std::string_view key) {
+  for (const auto& [k, v] : j.fields)
+    if (k == key) return v;
+  return {};
+}
+}  // namespace
 
 // The metrics count what the journal records: steps' bytes add up until the prune's
 // prune_done / prune_skipped record, which counts the prune by its CDP_OUTCOME.
