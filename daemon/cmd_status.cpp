@@ -7,7 +7,8 @@
 // (bool, null when the file cannot be read here)}, "disk": report_json.hpp's disk shape,
 // "gates": [{"name","open","reason"}], "live_run_stacks", "unconverged_services",
 // "stuck_services", "warnings", "last_prune": {"finished" (UTC or null), "finished_us",
-// "reclaimed_bytes"}, "next_prune_not_before" (UTC or null), "next_prune_not_before_us"}.
+// "reclaimed_bytes"}, "next_prune_not_before" (UTC or null), "next_prune_not_before_us",
+// "emergency": report/emergency_status.hpp's shape}.
 // --check prints one line and exits 0 ok, 1 warning, 2 critical, 3 daemon unreachable.
 #include <systemd/sd-bus.h>
 
@@ -24,6 +25,7 @@
 #include "commands.hpp"
 #include "config/file_hash.hpp"
 #include "report/bus.hpp"
+#include "report/emergency_status.hpp"
 #include "report/health.hpp"
 #include "report_json.hpp"
 #include "report/status_line.hpp"
@@ -92,6 +94,15 @@ int read_property(sd_bus_message* m, std::string_view name, BusState& st) {
     st.dry_run = b != 0;
     return r;
   }
+  if (name == "EmergencyEnabled" || name == "LastEmergencyDryRun") {
+    int r = sd_bus_message_read(m, "v", "b", &b);
+    (name == "EmergencyEnabled" ? st.emergency_enabled : st.last_emergency_dry_run) = b != 0;
+    return r;
+  }
+  if (name == "LastEmergencyFinished") return sd_bus_message_read(m, "v", "t", &st.last_emergency_finished_us);
+  if (name == "LastEmergencyEvicted") return sd_bus_message_read(m, "v", "t", &st.last_emergency_evicted);
+  if (name == "LastEmergencyReclaimedBytes") return sd_bus_message_read(m, "v", "t", &st.last_emergency_reclaimed_bytes);
+  if (name == "LastEmergencyEnded") return str(st.last_emergency_ended);
   std::vector<std::string>* list = name == "LiveRunStacks"         ? &st.live_run_stacks
                                    : name == "UnconvergedServices" ? &st.unconverged_services
                                    : name == "StuckServices"       ? &st.stuck_services
@@ -195,6 +206,7 @@ void print_human(const BusState& st, TimePoint now) {
   if (changed_on_disk(st).value_or(false)) config += "; the file has changed since: systemctl reload ci-docker-prune";
   out += fmt::format("Config: {}\n", config);
   out += fmt::format("Dry run: {}\n", st.dry_run ? "on (nothing is ever removed)" : "off");
+  out += emergency_status_text(st, now) + "\n";
   out += fmt::format("Docker: {}\n", st.docker_connected ? "connected" : "unreachable");
   const std::string where = st.disk_path.empty() ? "(unknown)" : st.disk_path;
   if (!known(st.disk_used_percent))
@@ -259,6 +271,7 @@ void print_json(const BusState& st) {
         {"reclaimed_bytes", st.last_prune_reclaimed_bytes}}},
       {"next_prune_not_before", time_or_null(st.next_prune_not_before_us)},
       {"next_prune_not_before_us", st.next_prune_not_before_us},
+      {"emergency", emergency_status_json(st)},
   };
   std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
 }

@@ -1,18 +1,19 @@
 // The emergency tier in the daemon (SPEC "The emergency tier"): Manager members that keep
 // each image's last use (events + image lists, persisted in the state file under
-// "image_last_use") and run one episode right after a prune whose disk stays at or over
-// emergency.critical_percent. Decides nothing: lib/policy/emergency.* does; lib/prune/
-// evict.* is the only code that removes an image. Hooks: load_state (manager.cpp), the
-// event loop and relist (docker_watch.cpp), the prune_done record (scheduler.cpp), stop().
+// "image_last_use"), and carry out the episode's requests the timeline makes (ReadCandidates,
+// EvictImage, PersistEmergency: policy/timeline.cpp sequences the episode inside the prune
+// run). Decides nothing: lib/policy/emergency.* does; lib/prune/evict.* is the only code
+// that removes an image. Hooks: load_state (manager.cpp), the event loop and relist
+// (docker_watch.cpp), the timeline's actions (scheduler.cpp), stop().
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"  // GCC 12 + Asio 1.74 false positive
 
 #include <spdlog/spdlog.h>
 
 #include "manager.hpp"
 #include "policy/emergency.hpp"
-#include "policy/gates.hpp"
 #include "prune/emergency_inputs.hpp"
 #include "prune/evict.hpp"
+#include "state/last_emergency.hpp"
 
 namespace cdp {
 
@@ -25,6 +26,8 @@ constexpr auto kUsePersistEvery = std::chrono::seconds(60);
 
 void Manager::emergency_load_state() {
   const auto& doc = state_file_.document();
+  if (auto last = doc.find(kLastEmergencyKey); last != doc.end())
+    timeline_.last_emergency = last_emergency_from_json(*last);
   auto it = doc.find(kImageLastUseKey);
   if (it == doc.end()) return;
   std::size_t skipped = 0;
@@ -84,77 +87,52 @@ awaitable<void> Manager::emergency_list_images() {
   images_listing_ = false;
 }
 
-void Manager::emergency_after_prune() {
-  if (!config_.emergency.enabled || episode_running_ || stopping_) return;
-  // The disk as the last step left it (step_job re-read it).
-  const Snapshot snap = model_.snapshot();
-  if (!snap.disk) return;
-  auto s = emergency::start(*snap.disk, config_, config_.prune.dry_run);
-  if (!s) return;
-  reporter_->journal(s->record);
-  episode_running_ = true;
-  spawn("emergency", emergency_episode(s->episode));
-}
-
-awaitable<std::optional<std::string>> Manager::emergency_gates_closed() {
-  if (!client_) co_return std::string("docker unreachable");
-  auto api = prune_api_(*client_);
-  auto lists = co_await api->confirm_lists();
-  if (!lists) co_return "docker: " + lists.error().message;
-  // The fresh lists are one observation of the services; the model's previous one is the
-  // other of SPEC's two, as the timeline pairs them when it confirms a prune.
-  Snapshot confirmed = snapshot_of(*lists);
-  if (!confirmed.services_previous) confirmed.services_previous = model_.snapshot().services_previous;
-  const GateReport r = evaluate_gates(confirmed, config_, clock_->now());
-  // The disk gate is the episode's own (critical/target), the cooldown runs from the prune
-  // just made: only the runs and converge gates are confirmed, as for a prune step.
-  for (GateId id : {GateId::runs, GateId::converge})
-    if (!r.gate(id).open) co_return std::string(gate_name(id)) + ": " + r.gate(id).reason;
-  co_return std::nullopt;
-}
-
-awaitable<void> Manager::emergency_episode(emergency::Episode ep) {
-  std::optional<DiskUsage> disk = model_.snapshot().disk;
-  for (;;) {
-    std::optional<std::string> closed = co_await emergency_gates_closed();
-    std::vector<emergency::Verdict> verdicts;
-    if (!closed && client_) {
-      docker::Client client = *client_;
-      auto inputs = co_await read_emergency_inputs(client);
-      if (!inputs) {
-        closed = "docker: " + inputs.error().message;  // unknown means closed
-      } else {
-        images_ = inputs->images;
-        image_use_.observe(images_, clock_->now().wall);
-        verdicts = emergency::classify(*inputs, image_use_, config_.emergency, clock_->now().wall);
-      }
-    }
-    auto next = emergency::next(ep, disk, verdicts, config_.emergency, closed, stopping_);
-    if (auto* done = std::get_if<emergency::Done>(&next)) {
-      for (const auto& j : done->records) reporter_->journal(j);
-      break;
-    }
-    const auto evict = std::get<emergency::Evict>(next);
-    emergency::EvictOutcome outcome;
-    if (!client_) {
-      outcome.kind = emergency::EvictOutcome::Kind::failed;
-      outcome.detail = "docker unreachable";
+// ReadCandidates: the candidate rule's inputs fresh from Docker, the last uses updated with
+// the images listed, then the rule itself (emergency::classify, pure) at this instant.
+awaitable<void> Manager::emergency_candidates_job() {
+  timeline::CandidatesRead result;
+  if (!client_) {
+    result.error = "docker unreachable";
+  } else {
+    docker::Client client = *client_;
+    auto inputs = co_await read_emergency_inputs(client);
+    if (!inputs) {
+      result.error = inputs.error().message;
     } else {
-      docker::Client client = *client_;
-      const Config config = config_;  // a reload mid-way must not change this request
-      auto op = evict_image(client, config, evict.candidate, evict.dry_run);
-      outcome = co_await std::move(op);
+      images_ = inputs->images;
+      const TimePoint now = clock_->now().wall;
+      image_use_.observe(images_, now);
+      result.verdicts = emergency::classify(*inputs, image_use_, config_.emergency, now);
     }
-    read_disk();  // SPEC: the disk is re-read after each image
-    const std::optional<DiskUsage> after = model_.snapshot().disk;
-    reporter_->journal(emergency::record_eviction(ep, evict.candidate, outcome, disk, after));
-    if (outcome.kind == emergency::EvictOutcome::Kind::removed) metrics_->emergency_eviction();
-    disk = after;
   }
+  if (finished_) co_return;
+  feed(result);
+}
+
+// EvictImage: the one DELETE path (lib/prune/evict), then the disk re-read (SPEC: after
+// each image) before the timeline hears the outcome.
+awaitable<void> Manager::emergency_evict_job(emergency::Verdict candidate, bool dry_run) {
+  emergency::EvictOutcome outcome;
+  if (!client_) {
+    outcome.kind = emergency::EvictOutcome::Kind::failed;
+    outcome.detail = "docker unreachable";
+  } else {
+    docker::Client client = *client_;
+    const Config config = config_;  // a reload mid-way must not change this request
+    auto op = evict_image(client, config, candidate, dry_run);
+    outcome = co_await std::move(op);
+  }
+  read_disk();
+  if (finished_) co_return;
+  feed(timeline::EvictFinished{std::move(outcome)});
+}
+
+void Manager::emergency_persist_last(const timeline::LastEmergency& last) {
+  auto saved = state_file_.save_value(kLastEmergencyKey, last_emergency_to_json(last));
+  if (!saved) spdlog::warn("{}; the last emergency episode will not survive a restart", saved.error());
+  // The last uses observed during the episode: kept now rather than within the minute.
   image_use_dirty_ = true;
   emergency_persist(true);
-  episode_running_ = false;
-  changed();
 }
 
 }  // namespace cdp

@@ -152,7 +152,10 @@ void Manager::stop() {
   stopping_ = true;
   notify::stopping();
   const bool step_in_flight = timeline_.prune && timeline_.prune->sending;
-  spdlog::info("Stopping{}", step_in_flight ? " after the prune step in flight" : "");
+  const bool evict_in_flight = timeline_.prune && timeline_.prune->emergency && timeline_.prune->emergency->evicting;
+  spdlog::info("Stopping{}", step_in_flight    ? " after the prune step in flight"
+                             : evict_in_flight ? " after the image removal in flight (emergency tier)"
+                                               : "");
   if (stream_) stream_->close();
   docker_wake_.notify();
   heal_wake_.notify();

@@ -98,15 +98,15 @@ class Manager {
   // --- still_full.cpp: what the disk holds, for the still_full warning (GET /system/df)
   awaitable<StillFull> describe_still_full(const std::string& head);  // head outlives the await
 
-  // --- emergency_wiring.cpp: the emergency tier (last uses, the episode after a prune)
+  // --- emergency_wiring.cpp: the emergency tier (last uses; the episode's requests)
   void emergency_load_state();
   void emergency_persist(bool force);
   void emergency_on_event(const docker::Event& event);
   void emergency_request_images();
   awaitable<void> emergency_list_images();
-  void emergency_after_prune();
-  awaitable<std::optional<std::string>> emergency_gates_closed();
-  awaitable<void> emergency_episode(emergency::Episode episode);
+  awaitable<void> emergency_candidates_job();  // ReadCandidates -> CandidatesRead
+  awaitable<void> emergency_evict_job(emergency::Verdict candidate, bool dry_run);  // -> EvictFinished
+  void emergency_persist_last(const timeline::LastEmergency& last);  // PersistEmergency
 
   asio::io_context& io_;
   asio::any_io_executor ex_;
@@ -164,7 +164,6 @@ class Manager {
   bool image_use_dirty_ = false;
   Steady::time_point last_use_persist_{};
   bool images_listing_ = false;
-  bool episode_running_ = false;
 
   // Bus, signals, lifecycle
   std::unique_ptr<Bus> bus_;  // before reporter_ is used; reporter_ refers to it

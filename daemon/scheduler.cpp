@@ -36,6 +36,10 @@ Overloaded(F...) -> Overloaded<F...>;
 
 }  // namespace
 
+namespace {
+std::string field(const timeline::Journal& j, std::string_view key);  // below
+}  // namespace
+
 void Manager::changed() {
   if (eval_posted_ || finished_) return;
   eval_posted_ = true;
@@ -63,9 +67,10 @@ void Manager::carry_out(const timeline::Action& action, const Snapshot& snap, No
                  [&](const timeline::SendStep& s) { spawn("prune", step_job(s.step, s.dry_run)); },
                  [&](const timeline::Journal& j) {
                    count_for_metrics(j);
-                   if (j.event == "still_full") report_still_full(j);
+                   // The emergency tier's still_full names what it kept (its own split).
+                   if (j.event == "still_full" && field(j, "CDP_TIER").empty()) report_still_full(j);
                    else reporter_->journal(j);
-                   if (j.event == "prune_done") emergency_after_prune();  // emergency_wiring.cpp
+                   if (j.event == "still_full" && !field(j, "CDP_TIER").empty()) still_full_ = j.message;
                  },
                  [&](const timeline::Publish& p) { publish(p.view, snap, now); },
                  [&](const timeline::PruneFinishedSignal& p) { reporter_->prune_finished(p.reclaimed, p.summary); },
@@ -78,6 +83,10 @@ void Manager::carry_out(const timeline::Action& action, const Snapshot& snap, No
                    if (reply) reply(r.outcome, r.reclaimed);
                  },
                  [&](const timeline::Finish&) { finish(); },
+                 // The emergency tier's requests (emergency_wiring.cpp)
+                 [&](const timeline::ReadCandidates&) { spawn("candidates", emergency_candidates_job()); },
+                 [&](const timeline::EvictImage& e) { spawn("evict", emergency_evict_job(e.candidate, e.dry_run)); },
+                 [&](const timeline::PersistEmergency& p) { emergency_persist_last(p.last); },
              },
              action);
 }
@@ -98,6 +107,8 @@ std::string field(const timeline::Journal& j, std::string_view key) {
 void Manager::count_for_metrics(const timeline::Journal& j) {
   if (j.event == "model_drift") {
     metrics_->model_drift();
+  } else if (j.event == "emergency_evict") {
+    if (field(j, "CDP_OUTCOME") == "removed") metrics_->emergency_eviction();
   } else if (j.event == "prune_step") {
     const std::string bytes = field(j, "CDP_RECLAIMED_BYTES");  // absent for a dry-run
     const std::string step = field(j, "CDP_STEP");
@@ -178,6 +189,14 @@ void Manager::publish(const timeline::View& view, const Snapshot& snap, Now now)
   b.config_hash = config_hash_;
   b.version = CDP_VERSION;
   b.dry_run = config_.prune.dry_run;
+  b.emergency_enabled = config_.emergency.enabled;
+  if (view.last_emergency) {
+    b.last_emergency_finished_us = epoch_us(view.last_emergency->wall);
+    b.last_emergency_evicted = view.last_emergency->evicted;
+    b.last_emergency_reclaimed_bytes = view.last_emergency->reclaimed;
+    b.last_emergency_ended = view.last_emergency->ended;
+    b.last_emergency_dry_run = view.last_emergency->dry_run;
+  }
   const bool disk_over = d.report.gate(GateId::disk).open;
   if (!disk_over) still_full_.reset();  // the episode is over
   WarningInputs w;

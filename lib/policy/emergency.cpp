@@ -224,7 +224,8 @@ Next next(const Episode& ep, const std::optional<DiskUsage>& disk_in, const std:
     d.reason = reason;
     if (reason == StopReason::no_candidates && !(disk && at_target(*disk, cfg)))
       d.records.push_back(record(Severity::warn, "still_full",
-                                 {{"CDP_DISK_PERCENT", disk ? percent_text(disk->percent()) : ""}},
+                                 {{"CDP_DISK_PERCENT", disk ? percent_text(disk->percent()) : ""},
+                                  {"CDP_TIER", "emergency"}},
                                  "Emergency tier found nothing more to evict: " + remains(kept)));
     d.records.push_back(record(
         Severity::info, "emergency_done",

@@ -13,7 +13,7 @@
 #include "config/config.hpp"
 #include "disk/usage.hpp"
 #include "model/image_use.hpp"
-#include "policy/timeline.hpp"  // timeline::Journal: the record type the manager already writes
+#include "policy/journal_record.hpp"  // timeline::Journal: the record type the manager already writes
 #include "util/time.hpp"
 
 namespace cdp::emergency {

@@ -110,8 +110,19 @@ class Stepper {
 
   void on(const Stop&) {
     s().stopping = true;
+    auto& p = s().prune;
+    if (p && p->emergency) {
+      // A DELETE in flight is finished first (never cancelled, as a prune step); lists
+      // being read only are dropped: their answers arrive as strays and are ignored.
+      if (!p->emergency->evicting) {
+        p->confirming = false;
+        p->emergency->listing = false;
+        episode_stop(std::nullopt);
+      }
+      return;
+    }
     // Only the confirming lists were asked for: nothing was sent, nothing to finish.
-    if (s().prune && s().prune->confirming) abort_prune("daemon stopping");
+    if (p && p->confirming) abort_prune("daemon stopping");
   }
 
   void on(const PruneNow& in) {
@@ -134,33 +145,18 @@ class Stepper {
   void on(const ConfirmResult& in) {
     if (!s().prune || !s().prune->confirming) return;  // stray answer: nothing asked for
     s().prune->confirming = false;
+    if (s().prune->emergency) return on_episode_confirm(in);
     if (!in.fresh) {
       s().retry_at = now_.mono + kDeferredRetry;
       abort_prune(fmt::format("Failed to read the confirming lists: {}; trying again in {}", in.error,
                               format_age(kDeferredRetry)));
       return;
     }
-    // The fresh lists are one observation; the model's older one (>= 1 s before it when
-    // the model's converge gate was open) is the other of SPEC's two observations, so a
-    // service the model never saw counts as seen once: unconverged.
-    Snapshot fresh = *in.fresh;
-    if (!fresh.services_previous) fresh.services_previous = snap_.services_previous;
-    const GateReport fr = evaluate_gates(projected(s(), fresh, now_), config_, now_);
-    const GateReport mr = evaluate_gates(projected(s(), snap_, now_), config_, now_);
-    std::optional<std::string> why;
-    for (GateId id : {GateId::runs, GateId::converge})
-      if (!why && !fr.gate(id).open) why = fmt::format("{} gate closed on the fresh lists: {}", gate_name(id), fr.gate(id).reason);
-    if (why) {
-      const std::string missed = drift(fr, mr);
-      if (!missed.empty()) {
-        act(AdoptConfirmed{});
-        act(record(Severity::warn, "model_drift", {{"CDP_GATE", fr.gate(GateId::runs).open ? "converge" : "runs"}},
-                   fmt::format("The live model had missed {}; nothing sent, the model is replaced by the fresh lists",
-                               missed)));
-      }
+    if (auto why = closed_on_fresh(*in.fresh)) {
       abort_prune(*why);
       return;
     }
+    const GateReport mr = evaluate_gates(projected(s(), snap_, now_), config_, now_);
     // The disk is not in the lists: the model's reading (re-read by the manager) decides.
     if (!(s().prune->manual && s().prune->ignore_disk) && !mr.gate(GateId::disk).open) {
       abort_prune(fmt::format("disk gate closed: {}", mr.gate(GateId::disk).reason));
@@ -205,6 +201,134 @@ class Stepper {
       }
     }
     send_next();
+  }
+
+  // Why the runs or converge gate is closed on the confirming lists, or nullopt. When the
+  // model had missed it: AdoptConfirmed and a model_drift warning.
+  std::optional<std::string> closed_on_fresh(const Snapshot& fresh_in) {
+    // The fresh lists are one observation; the model's older one (>= 1 s before it when
+    // the model's converge gate was open) is the other of SPEC's two observations, so a
+    // service the model never saw counts as seen once: unconverged.
+    Snapshot fresh = fresh_in;
+    if (!fresh.services_previous) fresh.services_previous = snap_.services_previous;
+    const GateReport fr = evaluate_gates(projected(s(), fresh, now_), config_, now_);
+    const GateReport mr = evaluate_gates(projected(s(), snap_, now_), config_, now_);
+    std::optional<std::string> why;
+    for (GateId id : {GateId::runs, GateId::converge})
+      if (!why && !fr.gate(id).open) why = fmt::format("{} gate closed on the fresh lists: {}", gate_name(id), fr.gate(id).reason);
+    if (why) {
+      const std::string missed = drift(fr, mr);
+      if (!missed.empty()) {
+        act(AdoptConfirmed{});
+        act(record(Severity::warn, "model_drift", {{"CDP_GATE", fr.gate(GateId::runs).open ? "converge" : "runs"}},
+                   fmt::format("The live model had missed {}; nothing sent, the model is replaced by the fresh lists",
+                               missed)));
+      }
+    }
+    return why;
+  }
+
+  // ---- the emergency episode (SPEC "The emergency tier"), inside the prune run ----
+  // Per eviction: the model's gates, then StartConfirm -> ConfirmResult (runs, converge on
+  // fresh lists), ReadCandidates -> CandidatesRead, emergency::next() picks the least
+  // recently used candidate, EvictImage -> EvictFinished (the disk re-read), again. The
+  // choice is emergency::next()'s; this only sequences the requests.
+
+  void on(const CandidatesRead& in) {
+    auto& p = s().prune;
+    if (!p || !p->emergency || !p->emergency->listing) return;  // stray answer
+    auto& e = *p->emergency;
+    e.listing = false;
+    if (!in.verdicts) return episode_stop("the image lists could not be read: " + in.error);
+    std::optional<std::string> closed;
+    if (!config_.emergency.enabled) closed = "emergency.enabled was turned off by a reload";
+    auto next = emergency::next(e.episode, snap_.disk, *in.verdicts, config_.emergency, closed, s().stopping);
+    if (const auto* done = std::get_if<emergency::Done>(&next)) return end_episode(*done);
+    const auto& ev = std::get<emergency::Evict>(next);
+    e.disk_before = snap_.disk;
+    e.evicting = ev.candidate;
+    act(EvictImage{ev.candidate, ev.dry_run});
+  }
+
+  void on(const EvictFinished& in) {
+    auto& p = s().prune;
+    if (!p || !p->emergency || !p->emergency->evicting) return;  // stray answer
+    auto& e = *p->emergency;
+    const emergency::Verdict c = *e.evicting;
+    e.evicting.reset();
+    // `snap_` carries the disk the manager re-read after the DELETE (SPEC: re-read after each).
+    act(emergency::record_eviction(e.episode, c, in.outcome, e.disk_before, snap_.disk));
+    next_eviction();
+  }
+
+  // Right after the prune's steps: starts the episode when the tier is on and the disk is
+  // at or over critical_percent (bytes or inodes). false: no episode, the prune ends.
+  bool start_episode(bool did_work) {
+    if (s().stopping || !snap_.disk) return false;
+    auto st = emergency::start(*snap_.disk, config_, s().prune->dry_run);
+    if (!st) return false;
+    act(std::move(st->record));
+    EpisodeInFlight e;
+    e.episode = std::move(st->episode);
+    e.prune_did_work = did_work;
+    s().prune->request.reset();  // the PruneNow call was answered with the prune's outcome
+    s().prune->emergency = std::move(e);
+    next_eviction();
+    return true;
+  }
+
+  void next_eviction() {
+    if (s().stopping) return episode_stop(std::nullopt);
+    if (!config_.emergency.enabled) return episode_stop("emergency.enabled was turned off by a reload");
+    // The model first, as before a later prune step: a gate it already shows closed stops
+    // the episode without reading anything.
+    const GateReport mr = evaluate_gates(projected(s(), snap_, now_), config_, now_);
+    for (GateId id : {GateId::runs, GateId::converge})
+      if (!mr.gate(id).open) return episode_stop(fmt::format("{} gate closed: {}", gate_name(id), mr.gate(id).reason));
+    // Target, max_images and an unreadable disk need no lists: stop before reading any.
+    const auto& e = *s().prune->emergency;
+    auto next = emergency::next(e.episode, snap_.disk, {}, config_.emergency, std::nullopt, false);
+    if (const auto* done = std::get_if<emergency::Done>(&next); done && done->reason != emergency::StopReason::no_candidates)
+      return end_episode(*done);
+    s().prune->confirming = true;
+    act(StartConfirm{});
+  }
+
+  void on_episode_confirm(const ConfirmResult& in) {
+    if (!in.fresh) return episode_stop("the confirming lists could not be read: " + in.error);
+    if (auto why = closed_on_fresh(*in.fresh)) return episode_stop(*why);
+    s().prune->emergency->listing = true;
+    act(ReadCandidates{});
+  }
+
+  // Ends the episode for `gate_closed`, or (nullopt) because the daemon is stopping.
+  void episode_stop(const std::optional<std::string>& gate_closed) {
+    const auto& e = *s().prune->emergency;
+    auto next = emergency::next(e.episode, snap_.disk, {}, config_.emergency, gate_closed, !gate_closed.has_value());
+    end_episode(std::get<emergency::Done>(next));
+  }
+
+  void end_episode(const emergency::Done& done) {
+    const EpisodeInFlight e = *s().prune->emergency;
+    for (const auto& j : done.records) {
+      if (j.event == "still_full") s().still_full_warned = true;  // one per episode of fullness
+      act(j);
+    }
+    LastEmergency last{now_.wall, e.episode.evicted, e.episode.reclaimed, emergency::stop_reason_name(done.reason),
+                       e.episode.dry_run};
+    s().last_emergency = last;
+    act(PersistEmergency{std::move(last)});
+    // The prune and its episode are one prune run: the cooldown and the floor count from
+    // the end of the episode (end_prune), a dry-run's hold too.
+    if (e.episode.dry_run) {
+      s().dry_run_hold = now_.mono + std::max(config_.prune.cooldown, kFloor);
+    } else if (s().last_prune) {
+      s().last_prune->wall = now_.wall;
+      s().last_prune->mono = now_.mono;
+      act(Persist{*s().last_prune});
+    }
+    end_prune();
+    if (e.prune_did_work && !s().stopping) warn_still_full();
   }
 
   // ---- the prune's phases ----
@@ -300,15 +424,10 @@ class Stepper {
       act(PruneFinishedSignal{bytes, summary});
       act(Persist{*s().last_prune});
       reply(p.request, outcome, bytes);
+      // The episode speaks for the disk (its own still_full); the prune's comes after it.
+      if (start_episode(any_done)) return;
       end_prune();
-      if (any_done && !s().stopping) {
-        const GateReport after = evaluate_gates(projected(s(), snap_, now_), config_, now_);
-        if (after.gate(GateId::disk).open && !s().still_full_warned) {
-          s().still_full_warned = true;
-          act(record(Severity::warn, "still_full", {{"CDP_DISK_PERCENT", disk_percent(snap_)}},
-                     still_full_message(snap_, after)));
-        }
-      }
+      if (any_done && !s().stopping) warn_still_full();
       return;
     }
     if (any_dry) {
@@ -319,6 +438,7 @@ class Stepper {
                  {{"CDP_OUTCOME", "dry_run"}, {"CDP_WOULD_FREE_BYTES", std::to_string(bytes)}},
                  fmt::format("Dry run finished, nothing sent: would free {}; {}", format_bytes(bytes), summary)));
       reply(p.request, "dry_run", bytes);
+      if (start_episode(false)) return;
       end_prune();
       return;
     }
@@ -334,6 +454,16 @@ class Stepper {
     act(record(Severity::info, "prune_skipped", {}, fmt::format("Prune skipped: {}", why)));
     reply(p.request, "skipped: " + why, 0);
     end_prune();
+  }
+
+  // SPEC: after a prune that leaves the disk over threshold, one still_full per episode.
+  void warn_still_full() {
+    const GateReport after = evaluate_gates(projected(s(), snap_, now_), config_, now_);
+    if (after.gate(GateId::disk).open && !s().still_full_warned) {
+      s().still_full_warned = true;
+      act(record(Severity::warn, "still_full", {{"CDP_DISK_PERCENT", disk_percent(snap_)}},
+                 still_full_message(snap_, after)));
+    }
   }
 
   // What the fresh lists show that the model did not: "live run stack X not in the model".
@@ -453,6 +583,9 @@ class Stepper {
     v.dry_run = config_.prune.dry_run;
     v.last_prune = s().last_prune;
     v.last_dry_run_would_free = s().last_dry_run_would_free;
+    v.emergency_enabled = config_.emergency.enabled;
+    v.emergency_running = s().prune && s().prune->emergency;
+    v.last_emergency = s().last_emergency;
     if (s().prune && s().prune->sending) {
       v.running_step = s().prune->sending;
       v.running_for = since(s().prune->step_started, now_);

@@ -1,6 +1,7 @@
 // The daemon's timeline as a pure core: the scheduler's rules (settle, the 10 s floor,
 // cooldown, the 409 retry, confirm-before-acting, one step at a time, blocked_long,
-// prune_slow, still_full once per episode, dry-run, stop mid-step) as one function
+// prune_slow, still_full once per episode, dry-run, stop mid-step, and the emergency
+// tier's episode after a prune: one eviction at a time, confirmed like a step) as one function
 //   step(state, snapshot, config, now, input) -> Transition{state, actions, wake_at}.
 // No I/O, no clock, no logging, no exceptions: time, the model and Docker's answers are
 // inputs; what to do is the output. The manager (daemon/) carries out the actions.
@@ -16,6 +17,8 @@
 #include "config/config.hpp"
 #include "model/snapshot.hpp"
 #include "policy/decision.hpp"
+#include "policy/emergency.hpp"
+#include "policy/journal_record.hpp"
 #include "policy/prune_step.hpp"
 #include "util/time.hpp"
 
@@ -31,7 +34,8 @@ namespace cdp::timeline {
 //     for (action : t.actions) carry it out;        // in order
 //     arm ONE timer at t.wake_at (monotonic); when it fires, step(..., TimerFired{})
 //
-// Inputs answer actions: StartConfirm -> ConfirmResult, SendStep -> StepFinished. Exactly
+// Inputs answer actions: StartConfirm -> ConfirmResult, SendStep -> StepFinished,
+// ReadCandidates -> CandidatesRead, EvictImage -> EvictFinished. Exactly
 // one answer per request; until it arrives, the timeline sends no other request.
 // `snap` is always the model as it is now (after applying the answer's side effects, e.g.
 // the disk re-read after a step). `now` must not go backwards in `mono` between calls.
@@ -74,12 +78,22 @@ struct PruneNow {
 struct Reload {};  // the config passed to this step is the newly loaded one
 struct Stop {};    // SIGTERM/SIGINT: finish a step in flight, send no further step, finish
 
-using Input = std::variant<ModelChanged, TimerFired, ConfirmResult, StepFinished, PruneNow, Reload, Stop>;
+// The emergency tier's answers (SPEC "The emergency tier"). To ReadCandidates: every tagged
+// image's verdict (emergency::classify) on images, containers and service specs read just
+// now; nullopt: a list failed, `error` says which (unknown means nothing is evicted).
+struct CandidatesRead {
+  std::optional<std::vector<emergency::Verdict>> verdicts;
+  std::string error;
+};
+// To EvictImage: what Docker answered. `snap` then carries the disk re-read after it.
+struct EvictFinished {
+  emergency::EvictOutcome outcome;
+};
+
+using Input = std::variant<ModelChanged, TimerFired, ConfirmResult, StepFinished, PruneNow, Reload, Stop,
+                           CandidatesRead, EvictFinished>;
 
 // ---- Actions ----------------------------------------------------------------------------
-enum class Severity { debug, info, warn };
-using Fields = std::vector<std::pair<std::string, std::string>>;
-
 // Read the confirming lists (see ConfirmResult) and answer with ConfirmResult.
 struct StartConfirm {};
 // The confirming lists disagreed with the model: replace the model's containers and
@@ -90,14 +104,7 @@ struct SendStep {
   PruneStep step = PruneStep::containers;
   bool dry_run = false;
 };
-// One structured journal record: CDP_EVENT=event plus fields (empty values are left out).
-struct Journal {
-  Severity severity = Severity::info;
-  std::string event;  // gate prune_start prune_step prune_done prune_skipped still_full
-                      // blocked_long model_drift prune_slow
-  Fields fields;
-  std::string message;
-};
+// Journal, Severity, Fields: policy/journal_record.hpp.
 
 // The last finished prune, as persisted (state file) and shown (STATUS, D-Bus).
 // Dry-runs are not prunes: they never become the LastPrune.
@@ -106,6 +113,15 @@ struct LastPrune {
   SteadyTime mono{};               // the same instant on the monotonic clock (cooldown)
   std::string outcome;             // "pruned", "failed" (every sent step failed), "partial"
   std::uint64_t reclaimed = 0;
+};
+
+// The last emergency episode, as shown (STATUS, D-Bus, `status`) and persisted.
+struct LastEmergency {
+  TimePoint wall{};        // when it ended
+  std::uint64_t evicted = 0;
+  std::uint64_t reclaimed = 0;
+  std::string ended;       // emergency::stop_reason_name: target_reached, max_images, ...
+  bool dry_run = false;
 };
 
 // What STATUS, D-Bus and `status` show as of this step (report/ formats it).
@@ -117,6 +133,9 @@ struct View {
   std::optional<PruneStep> running_step;    // the step in flight, if any
   Duration running_for{0};                  // how long it has run (prune_slow: shown)
   bool running_slow = false;                // over 10 min
+  bool emergency_enabled = false;           // emergency.enabled
+  bool emergency_running = false;           // an episode is under way
+  std::optional<LastEmergency> last_emergency;
 };
 struct Publish {
   View view;
@@ -139,11 +158,37 @@ struct Reply {
 // Stop was asked and nothing is in flight any more: exit now.
 struct Finish {};
 
+// The emergency tier, inside a prune run (after its steps, while the disk stays at or over
+// emergency.critical_percent). Read the candidate rule's inputs and answer with
+// CandidatesRead (read-only).
+struct ReadCandidates {};
+// Remove this one image (lib/prune/evict: DELETE per tag, never forced; dry-run sends
+// nothing), re-read the disk, answer with EvictFinished. Never cancelled once sent.
+struct EvictImage {
+  emergency::Verdict candidate;
+  bool dry_run = false;
+};
+// Write the state file with this last episode (atomically; keep unknown keys).
+struct PersistEmergency {
+  LastEmergency last;
+};
+
 using Action = std::variant<StartConfirm, AdoptConfirmed, SendStep, Journal, Publish, PruneFinishedSignal,
-                            Persist, Reply, Finish>;
+                            Persist, Reply, Finish, ReadCandidates, EvictImage, PersistEmergency>;
 
 // ---- State ------------------------------------------------------------------------------
-// The prune in flight (from StartConfirm until its last StepFinished).
+// An emergency episode under way, inside the prune run that started it. One request at a
+// time: StartConfirm (confirming), ReadCandidates (listing), EvictImage (evicting).
+struct EpisodeInFlight {
+  emergency::Episode episode;
+  bool listing = false;                         // ReadCandidates sent, CandidatesRead not back
+  std::optional<emergency::Verdict> evicting;   // EvictImage sent, EvictFinished not back
+  std::optional<DiskUsage> disk_before;         // the disk when that eviction was chosen
+  bool prune_did_work = false;                  // a step removed something: still_full may follow
+};
+
+// The prune in flight (from StartConfirm until its last StepFinished, or until the end of
+// the emergency episode that follows it: one prune run for the floor and the cooldown).
 struct InFlight {
   bool manual = false;  // PruneNow: skips settle, cooldown and the floor, never runs/converge
   bool ignore_disk = false;
@@ -154,6 +199,7 @@ struct InFlight {
   SteadyTime step_started{};
   bool slow_reported = false;            // prune_slow logged for this step
   std::vector<StepResult> results;       // finished steps (disabled ones included)
+  std::optional<EpisodeInFlight> emergency;  // the steps are done; the episode goes on
 };
 
 struct TimelineState {
@@ -168,6 +214,7 @@ struct TimelineState {
   std::optional<SteadyTime> last_blocked_long;
   bool still_full_warned = false;                // this episode (until the disk gate closes)
   std::optional<std::array<bool, 4>> last_gates; // for the `gate` records on change
+  std::optional<LastEmergency> last_emergency;   // the last episode that ended
   bool stopping = false;
   bool finished = false;                         // Finish was emitted: ignore everything
 };

@@ -105,6 +105,12 @@ int get_property(sd_bus*, const char*, const char*, const char* property, sd_bus
   if (p == "Version") return sd_bus_message_append(reply, "s", s.version.c_str());
   if (p == "DryRun") return sd_bus_message_append(reply, "b", int(s.dry_run));
   if (p == "Warnings") return append_strings(reply, s.warnings);
+  if (p == "EmergencyEnabled") return sd_bus_message_append(reply, "b", int(s.emergency_enabled));
+  if (p == "LastEmergencyFinished") return sd_bus_message_append(reply, "t", s.last_emergency_finished_us);
+  if (p == "LastEmergencyEvicted") return sd_bus_message_append(reply, "t", s.last_emergency_evicted);
+  if (p == "LastEmergencyReclaimedBytes") return sd_bus_message_append(reply, "t", s.last_emergency_reclaimed_bytes);
+  if (p == "LastEmergencyEnded") return sd_bus_message_append(reply, "s", s.last_emergency_ended.c_str());
+  if (p == "LastEmergencyDryRun") return sd_bus_message_append(reply, "b", int(s.last_emergency_dry_run));
   if (p == "Gates") {
     int r = sd_bus_message_open_container(reply, 'a', "(sbs)");
     for (const auto& [name, open, reason] : s.gates) {
@@ -166,6 +172,12 @@ const sd_bus_vtable kVtable[] = {
     SD_BUS_PROPERTY("Version", "s", get_property, 0, kEmits),
     SD_BUS_PROPERTY("DryRun", "b", get_property, 0, kEmits),
     SD_BUS_PROPERTY("Warnings", "as", get_property, 0, kEmits),
+    SD_BUS_PROPERTY("EmergencyEnabled", "b", get_property, 0, kEmits),
+    SD_BUS_PROPERTY("LastEmergencyFinished", "t", get_property, 0, kEmits),
+    SD_BUS_PROPERTY("LastEmergencyEvicted", "t", get_property, 0, kEmits),
+    SD_BUS_PROPERTY("LastEmergencyReclaimedBytes", "t", get_property, 0, kEmits),
+    SD_BUS_PROPERTY("LastEmergencyEnded", "s", get_property, 0, kEmits),
+    SD_BUS_PROPERTY("LastEmergencyDryRun", "b", get_property, 0, kEmits),
     SD_BUS_METHOD_WITH_NAMES("PruneNow", "b", SD_BUS_PARAM(ignore_disk), "st",
                              SD_BUS_PARAM(outcome) SD_BUS_PARAM(reclaimed_bytes), method_prune_now, 0),
     SD_BUS_METHOD("Reload", "", "", method_reload, 0),
@@ -350,6 +362,12 @@ std::vector<const char*> changed_properties(const BusState& a, const BusState& b
   if (a.version != b.version) names.push_back("Version");
   if (a.dry_run != b.dry_run) names.push_back("DryRun");
   if (a.warnings != b.warnings) names.push_back("Warnings");
+  if (a.emergency_enabled != b.emergency_enabled) names.push_back("EmergencyEnabled");
+  if (a.last_emergency_finished_us != b.last_emergency_finished_us) names.push_back("LastEmergencyFinished");
+  if (a.last_emergency_evicted != b.last_emergency_evicted) names.push_back("LastEmergencyEvicted");
+  if (a.last_emergency_reclaimed_bytes != b.last_emergency_reclaimed_bytes) names.push_back("LastEmergencyReclaimedBytes");
+  if (a.last_emergency_ended != b.last_emergency_ended) names.push_back("LastEmergencyEnded");
+  if (a.last_emergency_dry_run != b.last_emergency_dry_run) names.push_back("LastEmergencyDryRun");
   return names;
 }
 

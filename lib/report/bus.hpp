@@ -56,6 +56,16 @@ struct BusState {
   // Warnings as: "<kind>: <what>", kind one of dry_run, blocked_long, still_full (warning)
   // or no_prune_possible, disk_unknown (critical); see report/health.hpp.
   std::vector<std::string> warnings;
+  // The emergency tier (issue 11): EmergencyEnabled b and the last episode,
+  // LastEmergencyFinished t (µs, 0 = never), LastEmergencyEvicted t,
+  // LastEmergencyReclaimedBytes t, LastEmergencyEnded s ("" = never; target_reached,
+  // max_images, no_candidates, gate_closed, disk_unknown, stopping), LastEmergencyDryRun b.
+  bool emergency_enabled = false;
+  std::uint64_t last_emergency_finished_us = 0;
+  std::uint64_t last_emergency_evicted = 0;
+  std::uint64_t last_emergency_reclaimed_bytes = 0;
+  std::string last_emergency_ended;
+  bool last_emergency_dry_run = false;
   bool operator==(const BusState&) const = default;
 };
 

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "report/emergency_status.hpp"
 #include "util/duration.hpp"
 #include "util/format.hpp"
 
@@ -81,6 +82,8 @@ std::string status_line(const timeline::View& v, const Snapshot& snap, const Con
     // SPEC: a step over 10 minutes is slow, and STATUS says for how long.
     if (v.running_slow) line += fmt::format(" for {} (slow, not cancelled)", format_age(v.running_for));
   }
+  // Issue 11: whether the emergency tier is on, and its last episode.
+  if (const std::string e = emergency_status_part(v, now); !e.empty()) line += "; " + e;
   // SPEC / issue 12: dry-run is visible, and what it would free is said as such.
   if (v.dry_run) {
     line += "; dry-run: nothing is deleted";

@@ -27,6 +27,9 @@ PROPERTIES = {
     # Beyond the SPEC's list (issue 12): what `status` and `status --check` show.
     "DiskInodeThresholdPercent": "d", "StuckServices": "as", "ConfigPath": "s", "ConfigLoadedAt": "t",
     "ConfigHash": "s", "Version": "s", "DryRun": "b", "Warnings": "as",
+    # The emergency tier (issue 11): whether it is on, and its last episode.
+    "EmergencyEnabled": "b", "LastEmergencyFinished": "t", "LastEmergencyEvicted": "t",
+    "LastEmergencyReclaimedBytes": "t", "LastEmergencyEnded": "s", "LastEmergencyDryRun": "b",
 }
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 

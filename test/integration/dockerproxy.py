@@ -1,6 +1,6 @@
 """A unix-socket proxy in front of a Docker engine's socket, owned by the tests (issue 7):
-forwards every byte both ways, records each request line it sees, and can freeze the
-answers of /events connections (connection open, no bytes: a hung stream, which Docker
+forwards every byte both ways, records each request line it sees, can hold requests back
+(a slow Docker: `hold`, `release`), and can freeze the answers of /events connections (connection open, no bytes: a hung stream, which Docker
 itself cannot be told apart from a quiet engine -- FACTS "Faults seen on a real engine").
 Owns only its own threads and sockets."""
 from __future__ import annotations
@@ -28,6 +28,9 @@ class DockerProxy:
         self._closing = False
         self._conns: list[socket.socket] = []
         self._held: list[socket.socket] = []  # client sides of /events answers frozen so far
+        self._hold: tuple[str, str] | None = None  # (method, target substring) held back
+        self._released = threading.Event()
+        self.holding: list[tuple[str, str]] = []  # requests waiting for release(), in order
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._listener.bind(self.socket)
         self._listener.listen(64)
@@ -50,6 +53,19 @@ class DockerProxy:
                 c.close()
             except OSError:
                 pass
+
+    def hold(self, method, contains):
+        """From now on, requests `method` whose target contains `contains` are not forwarded
+        until release(): the daemon sees a Docker that takes as long as the test wants."""
+        with self._lock:
+            self._released.clear()
+            self._hold = (method, contains)
+
+    def release(self):
+        """Forwards the held requests and stops holding."""
+        with self._lock:
+            self._hold = None
+        self._released.set()
 
     def sent(self, method=None, contains=""):
         """The recorded (method, target) pairs, filtered."""
@@ -107,12 +123,18 @@ class DockerProxy:
                 data = b""
             if not data:
                 break
+            held = False
             for m in _REQUEST_LINE.finditer(data):
                 method, target = m.group(1).decode(), m.group(2).decode(errors="replace")
                 if re.search(r"^(/v[0-9.]+)?/events", target):
                     state["events"] = True
                 with self._lock:
                     self.requests.append((method, target))
+                    if self._hold and method == self._hold[0] and self._hold[1] in target:
+                        self.holding.append((method, target))
+                        held = True
+            if held:
+                self._released.wait()
             try:
                 upstream.sendall(data)
             except OSError:

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -364,3 +365,45 @@ def test_still_full_says_what_the_disk_holds(cdp_bin, bus, clean_engine, tmp_con
 def test_status_check_unknown_without_daemon(cdp_bin, bus):
     r = status(cdp_bin, bus.env(), "--check")
     assert r.returncode == 3 and r.stdout.startswith("UNKNOWN: ") and len(r.stdout.splitlines()) == 1, r
+
+
+def test_emergency_tier_and_its_last_episode_on_the_bus_and_in_status(cdp_bin, clean_engine, bus, tmp_config, tmp_path):
+    """Issue 11: D-Bus and `status` show whether the tier is on and its last episode; the
+    episode survives a restart in the state file (written here as the daemon writes it)."""
+    state = Path(os.environ["STATE_DIRECTORY"]) / "state.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    finished_us = int((time.time() - 600) * 1e6)
+    state.write_text(json.dumps({"last_emergency": {"finished_us": finished_us, "evicted": 3,
+                                                    "reclaimed_bytes": 12582912, "ended": "target_reached",
+                                                    "dry_run": False}}))
+    cfg = tmp_config(docker={"host": clean_engine.host}, emergency={"enabled": True}, **CONFIG)
+    d = Daemon(cdp_bin, cfg, bus, tmp_path / "daemon.log")
+    try:
+        d.wait_on_bus()
+        assert bus.get("EmergencyEnabled")["data"] is True
+        assert bus.get("LastEmergencyFinished")["data"] == finished_us
+        assert bus.get("LastEmergencyEvicted")["data"] == 3
+        assert bus.get("LastEmergencyReclaimedBytes")["data"] == 12582912
+        assert bus.get("LastEmergencyEnded")["data"] == "target_reached"
+        assert bus.get("LastEmergencyDryRun")["data"] is False
+
+        doc = json.loads(status(cdp_bin, bus.env(), "--json").stdout)
+        em = doc["emergency"]
+        assert em["enabled"] is True
+        assert em["last_episode"]["finished_us"] == finished_us
+        assert em["last_episode"]["evicted"] == 3 and em["last_episode"]["reclaimed_bytes"] == 12582912
+        assert em["last_episode"]["ended"] == "target_reached" and em["last_episode"]["dry_run"] is False
+        out = status(cdp_bin, bus.env()).stdout
+        line = next(l for l in out.splitlines() if l.startswith("Emergency tier:"))
+        assert line.startswith("Emergency tier: on; last episode 10m ago: evicted 3 images (12.6 MB), target_reached"), line
+    finally:
+        assert d.stop() == 0, d.output()
+
+
+def test_emergency_tier_off_by_default_on_the_bus(daemon, bus, cdp_bin):
+    assert bus.get("EmergencyEnabled")["data"] is False
+    assert bus.get("LastEmergencyFinished")["data"] == 0
+    assert bus.get("LastEmergencyEnded")["data"] == ""
+    doc = json.loads(status(cdp_bin, bus.env(), "--json").stdout)
+    assert doc["emergency"] == {"enabled": False, "last_episode": None}
+    assert "Emergency tier: off" in status(cdp_bin, bus.env()).stdout

@@ -4,6 +4,9 @@ daemon runs), one matching `keep`, one only a service's previous spec names, one
 container uses, one loaded seconds ago, and a two-tag image; the disk is the engine's own
 tmpfs data-root, filled over `critical_percent`. Expected: exactly the eligible images go,
 least recently used first, both tags of the two-tag one, and it stops at `target_percent`.
+Also: dry-run, the tier disabled, a restart keeping the order, and, with every DELETE held
+at a proxy (dockerproxy.py) so the episode is mid-eviction for as long as the test wants,
+a run stack going live (the episode stops) and SIGTERM (the DELETE's answer is awaited).
 
 Thresholds are computed from the measured disk so that exactly three evictions reach the
 target: critical = U0 + 2.5 P, target = U0 + 0.5 P, with U0 the usage before the fill,
@@ -14,10 +17,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import time
 from pathlib import Path
 
-from conftest import _image_tar, wait_until
+from conftest import RUN_STACK, _image_tar, wait_until
+from dockerproxy import DockerProxy
 from test_daemon import daemon_factory, write_config  # noqa: F401 (fixture)
 
 PAYLOAD = 4 * 1024 * 1024
@@ -63,10 +68,12 @@ ALL_TAGGED = ("local/a:1", "local/b:1", "local/b:latest", "local/c:1", "local/d:
               "local/young:1", "local/busybox:1")
 
 
-def run_fixture(engine_factory, daemon_factory, tmp_path, restart=False, **emergency):
+def run_fixture(engine_factory, daemon_factory, tmp_path, restart=False, proxy=None, during=None, **emergency):
     """Builds the issue's fixture, runs a daemon over it, fills the disk, waits for the
     prune (and, when enabled, the episode). With `restart`, the daemon that saw the uses is
-    stopped (SIGTERM) and a new one started before the fill. Returns (engine, daemon)."""
+    stopped (SIGTERM) and a new one started before the fill. With `proxy` (a list), the
+    daemon talks to Docker through a DockerProxy appended to it, which holds every DELETE
+    /images until released; `during(eng, d)` runs right after the fill. Returns (engine, daemon)."""
     eng = engine_factory(CDP_DOCKERD_TMPFS_SIZE="192m")
     root = eng.get_json("/info")["DockerRootDir"]
 
@@ -103,6 +110,11 @@ def run_fixture(engine_factory, daemon_factory, tmp_path, restart=False, **emerg
            "log": {"level": "debug"}}
     for section, values in emergency.items():
         cfg.setdefault(section, {}).update(values)
+    if proxy is not None:
+        proxy.append(DockerProxy(eng.socket))
+        cfg["docker"]["host"] = proxy[-1].host
+        # Only the episode sends DELETE /images: each is held until the test releases it.
+        proxy[-1].hold("DELETE", "/images/")
     d = daemon_factory(write_config(tmp_path / "c.json", cfg))
     d.wait_ready()
     d.wait_log("images for the emergency tier's last uses")
@@ -121,6 +133,8 @@ def run_fixture(engine_factory, daemon_factory, tmp_path, restart=False, **emerg
     load(eng, "local/young:1", 1024)  # tagged seconds ago
 
     (Path(root) / "fill").write_bytes(b"\0" * (3 * PAYLOAD))
+    if during:
+        during(eng, d)
     d.wait_log("CDP_EVENT=prune_done", timeout=120)
     if cfg["emergency"]["enabled"]:
         d.wait_log("CDP_EVENT=emergency_done", timeout=120)
@@ -128,8 +142,12 @@ def run_fixture(engine_factory, daemon_factory, tmp_path, restart=False, **emerg
 
 
 def test_emergency_evicts_exactly_the_eligible_images_lru_first(engine_factory, daemon_factory, tmp_path):
-    eng, d = run_fixture(engine_factory, daemon_factory, tmp_path)
+    textfile = tmp_path / "metrics.prom"
+    eng, d = run_fixture(engine_factory, daemon_factory, tmp_path, metrics={"textfile": str(textfile)})
     log = d.log()
+    # The metrics count each image removed (written at most once a second after a change).
+    wait_until(lambda: textfile.exists() and "ci_docker_prune_emergency_evictions_total 3"
+               in textfile.read_text(), 30, "the eviction counter at 3 in the metrics textfile")
     assert "CDP_EVENT=emergency_start" in log, log
 
     evicted = [field(line, "CDP_IMAGE") for line in evict_records(log)]
@@ -181,3 +199,68 @@ def test_emergency_restart_keeps_the_last_use_order(engine_factory, daemon_facto
     evicted = [field(line, "CDP_IMAGE") for line in evict_records(log)]
     assert len(evicted) == 3 and evicted[0] == "local/a:1" and evicted[2] == "local/c:1", log
     assert not exists(eng, "local/a:1") and exists(eng, "local/d:1")
+
+
+def test_emergency_a_run_stack_going_live_mid_episode_stops_it(engine_factory, daemon_factory, tmp_path):
+    """The first DELETE (local/a:1) is held at a proxy in front of Docker, so the episode is
+    mid-eviction for as long as the test wants; meanwhile a compose run stack's container
+    is created (state `created`, never started). Once Docker answers, the gates confirmed
+    before the next eviction are closed: the episode stops there, every other candidate is
+    kept, and no other DELETE is sent."""
+    proxies = []
+
+    def during(eng, d):
+        wait_until(lambda: proxies[0].holding, 120, "the first DELETE /images to reach Docker")
+        assert len(proxies[0].holding) == 1, proxies[0].holding
+        eng.run_container(state="created", labels={"com.docker.compose.project": RUN_STACK})
+        proxies[0].release()
+
+    try:
+        eng, d = run_fixture(engine_factory, daemon_factory, tmp_path, proxy=proxies, during=during)
+        log = d.log()
+        evicted = [field(line, "CDP_IMAGE") for line in evict_records(log)]
+        assert evicted == ["local/a:1"], log
+        done = [line for line in log.splitlines() if "CDP_EVENT=emergency_done" in line]
+        assert len(done) == 1, log
+        assert field(done[0], "CDP_REASON") == "gate_closed", done[0]
+        assert RUN_STACK in done[0], done[0]
+        deletes = proxies[0].sent("DELETE")
+        assert len(deletes) == 1 and deletes[0][1].endswith("/images/local/a:1"), deletes
+        assert not exists(eng, "local/a:1")
+        for kept in ("local/b:1", "local/b:latest", "local/c:1", "local/d:1", "local/e:1", "local/f:1"):
+            assert exists(eng, kept), kept
+    finally:
+        for p in proxies:
+            p.release()
+            p.close()
+
+
+def test_emergency_sigterm_waits_for_the_delete_in_flight(engine_factory, daemon_factory, tmp_path):
+    """SIGTERM while Docker is still answering a DELETE (held at the proxy): the daemon
+    does not exit until the answer came, records it, ends the episode with `stopping` and
+    sends no other DELETE; then exits 0."""
+    proxies = []
+
+    def during(eng, d):
+        wait_until(lambda: proxies[0].holding, 120, "the first DELETE /images to reach Docker")
+        d.proc.send_signal(signal.SIGTERM)
+        d.wait_log("Stopping after the image removal in flight")
+        # The DELETE is held: the daemon cannot have its answer, so it must still run.
+        assert d.proc.poll() is None, d.log()
+        proxies[0].release()
+        assert d.proc.wait(timeout=60) == 0, d.log()
+
+    try:
+        eng, d = run_fixture(engine_factory, daemon_factory, tmp_path, proxy=proxies, during=during)
+        log = d.log()
+        evicted = [field(line, "CDP_IMAGE") for line in evict_records(log)]
+        assert evicted == ["local/a:1"], log
+        assert field(evict_records(log)[0], "CDP_OUTCOME") == "removed", log
+        done = [line for line in log.splitlines() if "CDP_EVENT=emergency_done" in line]
+        assert len(done) == 1 and field(done[0], "CDP_REASON") == "stopping", log
+        assert len(proxies[0].sent("DELETE")) == 1
+        assert not exists(eng, "local/a:1") and exists(eng, "local/b:1")
+    finally:
+        for p in proxies:
+            p.release()
+            p.close()
