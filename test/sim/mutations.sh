@@ -41,6 +41,10 @@ mutations=(
   "read 503 as a worker (manager without quorum)|lib/model/live_model.cpp|s/^(\s*)services_error_ = std::move\(why\);/\$1(void)why; services_visible_ = false; return;/|--no-wall-back --swarm-faults"
   "drop the 10 s floor|lib/policy/timeline.cpp|s/^(\s*)if \(s\.last_any_end\) h = \*s\.last_any_end \+ kFloor;/\$1\/\/ mutation: no floor/|--no-wall-back"
   "forget the state file|lib/policy/timeline.cpp|s/^(\s*)if \(!persisted\) return s;/\$1return s;/|--no-wall-back"
+  # The Docker watch's core (policy/watch_core.cpp), driven by the sim as by the daemon: a
+  # failed /services ends the convergence poll instead of retrying with backoff, so a
+  # quorum that comes back is never seen (the converge gate stays closed).
+  "give up the poll after a failed /services|lib/policy/watch_core.cpp|s/^(\s*)fail\(now, PollTrouble::services_failed\);/\$1phase_ = Phase::idle;/|--no-wall-back --swarm-faults"
 )
 
 all=0
