@@ -41,9 +41,17 @@ struct StillFull {
   std::optional<DiskSplit> split;
 };
 
+// The seams a test or a harness replaces (STYLE.md "Narrow seams"); each left empty is
+// the real one.
+struct ManagerSeams {
+  std::unique_ptr<TimeSource> clock;   // null: steady_clock + system_clock
+  std::unique_ptr<Reporter> reporter;  // null: notify, journal and the bus (made in start())
+  std::function<std::unique_ptr<PruneApi>(const docker::Client&)> prune_api;  // empty: Docker's
+};
+
 class Manager {
  public:
-  Manager(asio::io_context& io, Config config, std::optional<std::string> config_path);
+  Manager(asio::io_context& io, Config config, std::optional<std::string> config_path, ManagerSeams seams = {});
   ~Manager();
   // Spawns the jobs; io.run() then runs until stop() finished (SIGTERM/SIGINT).
   void start();
