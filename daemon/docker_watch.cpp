@@ -1,8 +1,9 @@
 // The Docker watch (list-then-watch, FACTS): negotiate, open /events FIRST, then list
 // info, services and containers, mark the model synced and apply events line by line.
-// On any error: log once, mark the model stale (every Docker gate closed), back off,
-// reconnect and re-list. Also the heal re-list (stream kept open), the inspect of dying
-// containers and the convergence poll. Must not decide.
+// Also the heal re-list (stream kept open), the inspect of dying containers and the
+// convergence poll. A thin driver: when to reconnect, heal or poll, and what to ask next,
+// is decided by the pure policy/watch_core.hpp (the simulation drives the same core).
+// Must not decide.
 #include <malloc.h>
 
 #include <spdlog/spdlog.h>
@@ -15,23 +16,6 @@
 namespace cdp {
 
 namespace {
-// The replay buffer is 256 events and a slow reader silently loses events (FACTS):
-// re-list this often to heal what was dropped.
-constexpr auto kHealInterval = std::chrono::minutes(5);
-// SPEC: two observations at least a second apart. A service that stays unconverged
-// (pending on a constraint, crash-looping) is polled less often after a minute.
-constexpr auto kPollSpacing = std::chrono::seconds(1);
-constexpr auto kSlowPollSpacing = std::chrono::seconds(2);
-constexpr auto kSlowPollAfter = std::chrono::seconds(60);
-// A list refused as stale (a service event arrived meanwhile) is retried after this.
-constexpr auto kStaleRetry = std::chrono::milliseconds(50);
-// Heal re-lists asked for by bad input are at least this far apart (a flood of bad lines
-// must not become a list storm).
-constexpr auto kMinHealSpacing = std::chrono::seconds(1);
-// A failed convergence poll (or a locked/pending swarm, whose unlock emits nothing we
-// watch) is retried with backoff from 1 s up to this.
-constexpr Duration kPollRetryMax = std::chrono::seconds(30);
-
 using SessionResult = std::expected<void, docker::Error>;
 
 const std::vector<std::string>& kLiveStates = kLiveContainerStates;  // model/types.hpp
@@ -55,12 +39,8 @@ awaitable<void> Manager::docker_loop() {
     const std::uint64_t epoch = docker_epoch_;
     // A reload while we waited below is already in effect for this session.
     reconnect_requested_ = false;
-    synced_since_.reset();
     auto result = co_await docker_session();
     if (stopping_) break;
-    std::optional<Duration> synced_for;
-    if (synced_since_) synced_for = std::chrono::duration_cast<Duration>(Steady::now() - *synced_since_);
-    synced_since_.reset();
     if (reconnect_requested_ || epoch != docker_epoch_) {
       // reload() already closed every Docker gate and bumped the epoch: nothing begun
       // for the old engine can land in the model any more.
@@ -68,30 +48,32 @@ awaitable<void> Manager::docker_loop() {
       spdlog::info("Reconnecting to Docker at {} (docker.host changed)", config_.docker.host);
       model_.set_connected(false);
       client_.reset();
-      backoff_.reset();
+      session_.host_changed();
       changed();
       continue;
     }
     const std::string why = result ? std::string("the event stream ended") : result.error().message;
-    if (model_.synced()) {
-      journal::event(spdlog::level::warn, "docker_lost", {},
-                     fmt::format("Lost Docker at {}: {}; every Docker gate is closed, reconnecting",
-                                 config_.docker.host, why));
-    } else if (!unreachable_logged_) {
-      spdlog::warn("Failed to reach Docker at {}: {}; retrying with backoff up to {}s", config_.docker.host, why,
-                   std::chrono::duration_cast<std::chrono::seconds>(docker::Backoff::kMax).count());
-    } else {
-      spdlog::debug("Failed to reach Docker at {}: {}", config_.docker.host, why);
+    const watch::Reconnect next = session_.ended(clock_->now().mono, model_.synced());
+    switch (next.log) {
+      case watch::LostLog::lost:
+        journal::event(spdlog::level::warn, "docker_lost", {},
+                       fmt::format("Lost Docker at {}: {}; every Docker gate is closed, reconnecting",
+                                   config_.docker.host, why));
+        break;
+      case watch::LostLog::unreachable:
+        spdlog::warn("Failed to reach Docker at {}: {}; retrying with backoff up to {}s", config_.docker.host, why,
+                     std::chrono::duration_cast<std::chrono::seconds>(session_.backoff_max()).count());
+        break;
+      case watch::LostLog::quiet:
+        spdlog::debug("Failed to reach Docker at {}: {}", config_.docker.host, why);
+        break;
     }
-    unreachable_logged_ = true;
     model_.set_connected(false);
     client_.reset();
     changed();
     on_first_sync_attempt();
-    // Reset only by a session that stayed synced a while (docker/backoff.hpp): a re-list
-    // that fails right after each connect must not retry every second forever.
-    const Duration wait = backoff_.after_session(synced_for);
-    co_await docker_wake_.wait(Steady::now() + wait);
+    const SteadyTime retry_at = clock_->now().mono + next.wait;
+    co_await docker_wake_.wait(retry_at);
   }
 }
 
@@ -141,10 +123,8 @@ awaitable<std::expected<void, docker::Error>> Manager::docker_session() {
   client_ = client;
   model_.mark_synced();
   emergency_request_images();  // first seen / forgotten images (emergency_wiring.cpp)
-  synced_since_ = Steady::now();
-  if (!was_connected || unreachable_logged_) {
+  if (session_.synced(clock_->now().mono, was_connected)) {
     metrics_->docker_connected();
-    unreachable_logged_ = false;
     journal::event(spdlog::level::info, "docker_connected", {},
                    fmt::format("Connected to Docker {} at {} (API {}), {} live containers",
                                model_.info() ? model_.info()->server_version : "?", config_.docker.host,
@@ -171,7 +151,7 @@ awaitable<std::expected<void, docker::Error>> Manager::docker_session() {
       if (line.error().kind == docker::Error::Kind::bad_input) {
         // SPEC: dropped with a warning, and a re-list heals whatever it carried.
         spdlog::warn("{}; re-listing", line.error().message);
-        heal_wake_.notify();
+        ask_heal();
         continue;
       }
       if (stream_ == stream) stream_.reset();
@@ -182,7 +162,7 @@ awaitable<std::expected<void, docker::Error>> Manager::docker_session() {
     auto event = docker::parse_event(*line);
     if (!event) {
       spdlog::warn("Failed to parse an event, dropping it and re-listing: {}", event.error());
-      heal_wake_.notify();
+      ask_heal();
       continue;
     }
     apply_event_effect(model_.apply_event(*event));
@@ -208,7 +188,7 @@ awaitable<void> Manager::inspect_job(std::string id, std::uint64_t ticket, std::
   if (!inspected) {
     // Still live in the model (unknown means closed); a re-list decides instead.
     spdlog::debug("{}; re-listing", inspected.error().message);
-    heal_wake_.notify();
+    ask_heal();
     co_return;
   }
   if (model_.apply_inspect(id, ticket, *inspected)) changed();
@@ -217,9 +197,7 @@ awaitable<void> Manager::inspect_job(std::string id, std::uint64_t ticket, std::
 awaitable<std::expected<void, docker::Error>> Manager::list_services(docker::Client& client, std::uint64_t epoch) {
   const SwarmRole role = model_.swarm_role();
   const auto generation = model_.service_generation();
-  if (role != SwarmRole::manager) {
-    // Worker / inactive: no services to see. Locked/pending/error: unknown, and the gates
-    // read the role from /info. Either way /services is not asked (its 503 says nothing).
+  if (!watch::ask_services(role)) {
     model_.set_services(std::nullopt, clock_->now().mono, generation);
     SessionResult ok;
     co_return ok;
@@ -236,7 +214,7 @@ awaitable<std::expected<void, docker::Error>> Manager::list_services(docker::Cli
   }
   // Refused when a service event arrived meanwhile (heal lists run beside the stream):
   // the convergence poll observes again.
-  if (model_.set_services(*services, clock_->now().mono, generation)) last_services_poll_ = Steady::now();
+  if (model_.set_services(*services, clock_->now().mono, generation)) poll_.observed(clock_->now().mono);
   SessionResult ok;
   co_return ok;
 }
@@ -273,10 +251,19 @@ awaitable<std::expected<void, docker::Error>> Manager::relist(docker::Client& cl
   co_return ok;
 }
 
+void Manager::ask_heal() {
+  heal_.ask();
+  heal_wake_.notify();
+}
+
 awaitable<void> Manager::heal_loop() {
+  heal_ = watch::Heal(clock_->now().mono);
   while (!stopping_) {
-    co_await heal_wake_.wait(Steady::now() + kHealInterval);
+    const SteadyTime wake_at = heal_.wake_at();
+    co_await heal_wake_.wait(wake_at);
     if (stopping_) break;
+    if (!heal_.due(clock_->now().mono)) continue;  // asked, but the spacing has not passed
+    heal_.begun(clock_->now().mono);
     if (!model_.synced() || !client_ || !stream_ || model_.relisting()) continue;
     // The stream stays open (SPEC "Heal with no blind window"): events applied while the
     // lists are in flight are recorded and replayed on them (LiveModel::finish_relist).
@@ -285,9 +272,7 @@ awaitable<void> Manager::heal_loop() {
     const std::uint64_t epoch = docker_epoch_;
     auto listed = co_await relist(client, epoch);
     if (epoch != docker_epoch_ || stopping_) continue;
-    if (!listed) {
-      // Lists fail while the stream looks fine: unknown. Reconnect (gates closed) rather
-      // than go on with a model that could not be checked.
+    if (heal_.finished(clock_->now().mono, listed.has_value())) {
       if (model_.synced() && stream_) {
         spdlog::warn("Failed to re-list Docker at {}: {}; reconnecting", config_.docker.host, listed.error().message);
         stream_->close();
@@ -296,7 +281,6 @@ awaitable<void> Manager::heal_loop() {
     }
     conv_wake_.notify();
     changed();
-    co_await sleep_until(Steady::now() + kMinHealSpacing);
   }
 }
 
@@ -305,72 +289,83 @@ bool Manager::converge_gate_open() {
 }
 
 awaitable<void> Manager::convergence_loop() {
+  // The moves come from watch::ConvergencePoll; conv_wake_ carries its hints (a notify
+  // while a round runs is kept by the Wakeup and starts the next round).
   while (!stopping_) {
-    co_await conv_wake_.wait(std::nullopt);
-    // No event exists for task convergence (FACTS): poll until two consecutive converged
-    // observations (the converge gate opens), then wait for the next hint. A failed poll
-    // is retried with backoff, and re-reads /info first (SPEC: the role on every failure).
-    const auto polling_since = Steady::now();
-    Duration retry = docker::Backoff::kFirst;
-    bool failing = false;
-    while (!stopping_ && client_ && model_.synced()) {
-      const auto spacing = Steady::now() - polling_since > kSlowPollAfter ? kSlowPollSpacing : kPollSpacing;
-      co_await sleep_until(failing ? Steady::now() + retry : last_services_poll_ + spacing);
-      if (stopping_ || !client_ || !model_.synced()) break;
-      if (failing) retry = std::min<Duration>(retry * 2, kPollRetryMax);
-      docker::Client client = *client_;
-      const std::uint64_t epoch = docker_epoch_;
-      if (failing || model_.swarm_role() != SwarmRole::manager) {
-        auto info = co_await client.info();
-        if (epoch != docker_epoch_ || !model_.synced()) break;
-        if (!info) {
-          failing = true;
-          continue;
-        }
+    const bool ready = client_.has_value() && model_.synced();
+    const watch::PollMove move = poll_.next(clock_->now().mono, ready, model_.swarm_role());
+    if (std::holds_alternative<watch::PollIdle>(move)) {
+      co_await conv_wake_.wait(std::nullopt);
+      poll_.hint();
+      continue;
+    }
+    if (const auto* sleep = std::get_if<watch::PollSleep>(&move)) {
+      report_poll_trouble(poll_.take_trouble());
+      const SteadyTime until = sleep->until;
+      co_await sleep_until(until);
+      continue;
+    }
+    if (std::holds_alternative<watch::PollNoServices>(move)) {
+      model_.set_services(std::nullopt, clock_->now().mono, model_.service_generation());
+      changed();
+      continue;
+    }
+    docker::Client client = *client_;
+    const std::uint64_t epoch = docker_epoch_;
+    if (std::holds_alternative<watch::PollAskInfo>(move)) {
+      auto info = co_await client.info();
+      if (epoch != docker_epoch_ || !model_.synced()) {
+        poll_.stop();
+        continue;
+      }
+      if (info) {
         model_.set_info(*info);
         changed();
+      } else {
+        poll_error_ = info.error().message;
       }
-      const SwarmRole role = model_.swarm_role();
-      if (role == SwarmRole::worker || role == SwarmRole::inactive) {
-        model_.set_services(std::nullopt, clock_->now().mono, model_.service_generation());
-        changed();
-        break;
-      }
-      if (role == SwarmRole::unknown) {
-        // Locked/pending/error: nothing to observe until it changes; Docker sends no
-        // event we watch for an unlock, so look again with backoff.
-        if (!failing)
-          spdlog::warn("Swarm is {} here: the runs and converge gates stay closed until it is not (checking with "
-                       "backoff up to {}s)",
-                       model_.info() ? model_.info()->swarm_local_node_state : "?",
-                       std::chrono::duration_cast<std::chrono::seconds>(kPollRetryMax).count());
-        failing = true;
-        continue;
-      }
-      const auto generation = model_.service_generation();
-      auto services = co_await client.services();
-      if (epoch != docker_epoch_ || !model_.synced()) break;
-      if (!services) {
-        if (!failing)
-          spdlog::warn("{}; the runs and converge gates stay closed, retrying with backoff up to {}s",
-                       services.error().message,
-                       std::chrono::duration_cast<std::chrono::seconds>(kPollRetryMax).count());
-        model_.set_services_error(services.error().message);
-        changed();
-        failing = true;
-        continue;
-      }
-      if (!model_.set_services(*services, clock_->now().mono, generation)) {
-        co_await sleep_until(Steady::now() + kStaleRetry);
-        continue;
-      }
-      if (failing) spdlog::info("Services listed again: {} on this manager", services->size());
-      failing = false;
-      retry = docker::Backoff::kFirst;
-      last_services_poll_ = Steady::now();
-      changed();
-      if (converge_gate_open()) break;
+      poll_.info_answered(clock_->now().mono, info.has_value());
+      continue;
     }
+    // PollAskServices
+    const auto generation = model_.service_generation();
+    auto services = co_await client.services();
+    if (epoch != docker_epoch_ || !model_.synced()) {
+      poll_.stop();
+      continue;
+    }
+    if (!services) {
+      poll_error_ = services.error().message;
+      model_.set_services_error(services.error().message);
+      changed();
+      poll_.services_answered(clock_->now().mono, watch::ServicesAnswer::failed, false);
+      continue;
+    }
+    if (!model_.set_services(*services, clock_->now().mono, generation)) {
+      poll_.services_answered(clock_->now().mono, watch::ServicesAnswer::stale, false);
+      continue;
+    }
+    changed();
+    const bool converged = converge_gate_open();
+    if (poll_.services_answered(clock_->now().mono, watch::ServicesAnswer::accepted, converged))
+      spdlog::info("Services listed again: {} on this manager", services->size());
+  }
+}
+
+void Manager::report_poll_trouble(watch::PollTrouble trouble) {
+  const auto cap = std::chrono::duration_cast<std::chrono::seconds>(watch::ConvergencePoll::kRetryMax).count();
+  switch (trouble) {
+    case watch::PollTrouble::none:
+    case watch::PollTrouble::info_failed:  // the session's own requests say it, if it lasts
+      break;
+    case watch::PollTrouble::locked:
+      spdlog::warn("Swarm is {} here: the runs and converge gates stay closed until it is not (checking with "
+                   "backoff up to {}s)",
+                   model_.info() ? model_.info()->swarm_local_node_state : "?", cap);
+      break;
+    case watch::PollTrouble::services_failed:
+      spdlog::warn("{}; the runs and converge gates stay closed, retrying with backoff up to {}s", poll_error_, cap);
+      break;
   }
 }
 

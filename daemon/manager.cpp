@@ -23,7 +23,7 @@ namespace {
 constexpr auto kDiskCoalesce = std::chrono::seconds(1);
 }  // namespace
 
-Manager::Manager(asio::io_context& io, Config config, std::optional<std::string> config_path)
+Manager::Manager(asio::io_context& io, Config config, std::optional<std::string> config_path, ManagerSeams seams)
     : io_(io),
       ex_(io.get_executor()),
       config_(std::move(config)),
@@ -33,12 +33,14 @@ Manager::Manager(asio::io_context& io, Config config, std::optional<std::string>
       conv_wake_(ex_),
       disk_wake_(ex_),
       disk_watch_(ex_, [this] { request_disk_read(); }),
-      clock_(std::make_unique<SystemTime>()),
+      clock_(seams.clock ? std::move(seams.clock) : std::make_unique<SystemTime>()),
       eval_timer_(ex_),
       state_file_(state_file_path()),
       signals_(ex_, SIGHUP, SIGTERM, SIGINT),
       watchdog_timer_(ex_),
       metrics_(ex_, CDP_VERSION) {
+  reporter_ = std::move(seams.reporter);
+  if (seams.prune_api) prune_api_ = std::move(seams.prune_api);
   note_config_loaded();
 }
 
@@ -84,7 +86,7 @@ void Manager::start() {
   signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
     if (!ec) on_signal(signo);
   });
-  reporter_ = make_system_reporter(bus_);
+  if (!reporter_) reporter_ = make_system_reporter(bus_);
   load_state();
   started_ = true;
   metrics_.configure(config_.metrics);

@@ -15,7 +15,6 @@
 
 #include "config/config.hpp"
 #include "disk/watch.hpp"
-#include "docker/backoff.hpp"
 #include "docker/client.hpp"
 #include "docker/events.hpp"
 #include "model/image_use.hpp"
@@ -24,6 +23,7 @@
 #include "policy/emergency.hpp"
 #include "policy/run_stack_watch.hpp"
 #include "policy/timeline.hpp"
+#include "policy/watch_core.hpp"
 #include "prune/prune_api.hpp"
 #include "report/bus.hpp"
 #include "report/reporter.hpp"
@@ -41,9 +41,17 @@ struct StillFull {
   std::optional<DiskSplit> split;
 };
 
+// The seams a test or a harness replaces (STYLE.md "Narrow seams"); each left empty is
+// the real one.
+struct ManagerSeams {
+  std::unique_ptr<TimeSource> clock;   // null: steady_clock + system_clock
+  std::unique_ptr<Reporter> reporter;  // null: notify, journal and the bus (made in start())
+  std::function<std::unique_ptr<PruneApi>(const docker::Client&)> prune_api;  // empty: Docker's
+};
+
 class Manager {
  public:
-  Manager(asio::io_context& io, Config config, std::optional<std::string> config_path);
+  Manager(asio::io_context& io, Config config, std::optional<std::string> config_path, ManagerSeams seams = {});
   ~Manager();
   // Spawns the jobs; io.run() then runs until stop() finished (SIGTERM/SIGINT).
   void start();
@@ -77,6 +85,8 @@ class Manager {
   void apply_event_effect(const EventEffect& fx);
   awaitable<void> convergence_loop();
   bool converge_gate_open();
+  void ask_heal();  // bad input or a failed inspect: heal as soon as watch::Heal allows
+  void report_poll_trouble(watch::PollTrouble trouble);
   void on_first_sync_attempt();
 
   // --- scheduler.cpp: feeds the pure timeline (policy/timeline.hpp), carries out its actions
@@ -118,17 +128,17 @@ class Manager {
   std::optional<docker::Client> client_;  // negotiated; set while connected
   std::shared_ptr<docker::EventStream> stream_;
   Wakeup docker_wake_;
-  docker::Backoff backoff_;
+  watch::Session session_;  // the reconnect backoff and what a lost session logs
   // Bumped when docker.host changes on reload: a session, list or inspect begun for an
   // older epoch drops its result (it may be about the old engine).
   std::uint64_t docker_epoch_ = 0;
   Wakeup heal_wake_;                  // re-list now (bad event input), stream kept open
-  std::optional<Steady::time_point> synced_since_;  // this session's sync, for the backoff
+  watch::Heal heal_;
   bool reconnect_requested_ = false;  // docker.host changed on reload
   bool first_attempt_done_ = false;
-  bool unreachable_logged_ = false;
-  Wakeup conv_wake_;
-  Steady::time_point last_services_poll_{};
+  Wakeup conv_wake_;                  // the convergence poll's hints
+  watch::ConvergencePoll poll_;
+  std::string poll_error_;            // the last failed poll request, for its one warning
 
   // Disk
   Wakeup disk_wake_;

@@ -3,6 +3,7 @@
 #include "prune/prune_api.hpp"
 
 #include "policy/gates.hpp"
+#include "policy/watch_core.hpp"
 #include "prune/executor.hpp"
 
 namespace cdp {
@@ -26,7 +27,7 @@ class DockerPruneApi final : public PruneApi {
     // swarm answers 503 (nothing to see: containers only), and a locked/pending/error node's
     // 503 says nothing either (the gates close on the role read from /info). A manager
     // whose /services fails makes the confirmation fail: nothing is sent.
-    if (swarm_role_of(out.info) == SwarmRole::manager) {
+    if (watch::ask_services(swarm_role_of(out.info))) {
       auto services = co_await client_.services();
       if (!services) {
         R failed = std::unexpected(services.error());

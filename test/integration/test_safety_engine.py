@@ -79,7 +79,8 @@ def test_locked_swarm_prunes_nothing_until_unlocked(engine_factory, tmpfs, daemo
 
     r = engine.api("POST", "/swarm/unlock", body={"UnlockKey": key})
     assert r.status == 200, r
-    # The locked state emits nothing we watch: the daemon looks again with backoff (<= 30 s).
+    # The locked state emits nothing we watch: the daemon looks again with backoff (<= 5 s,
+    # policy/watch_core.hpp ConvergencePoll::kRetryMax).
     d.wait_status(lambda s: s.startswith("blocked:") and f"run stack {RUN_STACK} live" in s, timeout=90,
                   what="blocked naming the run stack after unlock")
     assert "CDP_EVENT=prune_start" not in d.log()

@@ -1,8 +1,10 @@
-// The daemon stand-in and the invariants. The stand-in does what daemon/ does around the
-// pure core (list-then-watch, the heal re-list, the convergence poll, the disk watch, the
-// reconnect backoff, the confirming lists, carrying out the timeline's actions, one timer,
-// the state file, crashes and SIGTERM) against the fake world, on simulated time. The
-// checker watches every action the timeline emits and judges it by the world's truth.
+// The daemon's edges and the invariants. The edges do the I/O daemon/ does around the pure
+// cores -- the timeline, and the Docker watch's core (policy/watch_core.hpp: reconnect
+// backoff, heal schedule, convergence poll), driven here exactly as docker_watch.cpp drives
+// them -- against the fake world, on simulated time: list-then-watch, the disk watch, the
+// confirming lists, carrying out the timeline's actions, one timer, the state file, crashes
+// and SIGTERM. The checker watches every action the timeline emits and judges it by the
+// world's truth.
 #include "sim.hpp"
 
 #include <deque>
@@ -15,6 +17,7 @@
 #include "model/live_model.hpp"
 #include "policy/gates.hpp"
 #include "policy/timeline.hpp"
+#include "policy/watch_core.hpp"
 #include "world.hpp"
 
 namespace sim {
@@ -40,13 +43,9 @@ std::string replay_command(const Options& o) {
 
 namespace {
 
-// daemon/docker_watch.cpp's constants, mirrored: the stand-in must pace itself as the daemon does.
-constexpr Ms kHealInterval = 5 * kMin;
-constexpr Ms kPollSpacing = kSec, kSlowPollSpacing = 2 * kSec, kSlowPollAfter = kMin, kStaleRetry = 50;
-constexpr Ms kBackoffMax = 30 * kSec;
 constexpr Ms kDiskWatch = 2 * kSec;      // SPEC: disk crossings seen within 2 s
 constexpr Ms kRestartSec = 5 * kSec;     // systemd/ci-docker-prune.service RestartSec=5s
-constexpr Ms kRetryHold = 30 * kSec;     // timeline kDeferredRetry (409, failed confirm)
+constexpr Ms kRetryHold = tl::kDeferredRetry.count();  // after a 409 or a failed confirm
 // 2026-11-27T00:00:00Z, so wall times read like the SPEC's examples.
 constexpr Ms kWallBase = 1795737600000;
 constexpr Ms kMonoBase = 3600 * kSec;    // an hour of uptime at the trace's start
@@ -86,57 +85,6 @@ struct Chain {
   bool sent_real = false;   // a non-dry step was answered done/failed (cooldown starts)
 };
 
-// ---- Seams the swarm-role work (branch `safety`) changes: a model that knows the node's
-// role from /info asks /services on a manager only and records a manager's failure with
-// set_services_error(); a model that keeps dying containers live asks for an inspect.
-// Templates, so this file builds on both trees (daemon/docker_watch.cpp is what they
-// mirror); once both are merged the pre-`safety` branches can go.
-template <class M>
-constexpr bool kModelHasRoles = requires(M& m) {
-  m.swarm_role();
-  m.set_services_error(std::string());
-};
-
-// 0: a manager (ask /services), 1: worker or inactive (no services), 2: unknown (locked...).
-template <class M>
-int role_of(const M& m) {
-  if constexpr (kModelHasRoles<M>) {
-    using R = decltype(m.swarm_role());
-    const auto r = m.swarm_role();
-    return r == R::manager ? 0 : r == R::unknown ? 2 : 1;
-  } else {
-    return 0;  // before: /services was asked everywhere and a 503 meant "not visible"
-  }
-}
-
-// Applies one /services answer (nullopt: the 503) as the daemon does. False: refused as stale.
-template <class M>
-bool feed_services(M& m, const std::optional<std::vector<cdp::Service>>& answer, cdp::SteadyTime at,
-                   std::uint64_t generation) {
-  if constexpr (kModelHasRoles<M>) {
-    if (role_of(m) != 0) return m.set_services(std::nullopt, at, generation);  // not asked
-    if (!answer) {
-      m.set_services_error("Failed to list services: 503 Service Unavailable");
-      return true;
-    }
-  }
-  return m.set_services(answer, at, generation);
-}
-
-template <class FX>
-std::optional<std::pair<std::string, std::uint64_t>> inspect_of(const FX& fx) {
-  if constexpr (requires { fx.inspect; fx.inspect_ticket; }) {
-    if (fx.inspect) return std::pair<std::string, std::uint64_t>{*fx.inspect, fx.inspect_ticket};
-  }
-  return std::nullopt;
-}
-
-template <class M>
-bool feed_inspect(M& m, const std::string& id, std::uint64_t ticket, const std::optional<cdp::Container>& c) {
-  if constexpr (requires { m.apply_inspect(id, ticket, c); }) return m.apply_inspect(id, ticket, c);
-  else return false;
-}
-
 enum class StreamMode { normal, delay, drop, replay, stall };
 const char* mode_name(StreamMode m) {
   static const char* n[] = {"normal", "delay", "drop", "replay", "stall"};
@@ -157,12 +105,13 @@ struct Daemon {
   std::int64_t in_pipe = 0;     // events on their way to the model
   std::vector<cdp::docker::Event> stalled;  // held by a hung stream
   bool lossy = false;           // an event was dropped, replayed or lost since the last list
-  Ms backoff = kSec;
   bool connect_scheduled = false;
-  // the convergence poll
-  bool polling = false, poll_again = false;
-  Ms polling_since = 0, last_poll = -kMin;
-  Ms poll_retry = 0;            // the failing poll's backoff (a locked swarm, no quorum)
+  // The Docker watch's core, as the Manager holds it (daemon/manager.hpp).
+  cdp::watch::Session watch;
+  cdp::watch::Heal heal;
+  std::uint64_t heal_timer = 0;  // the armed heal wake-up (a newer one replaces it)
+  cdp::watch::ConvergencePoll poll;
+  bool poll_busy = false;        // a poll request or sleep is out (the coroutine is suspended)
   // the timer and coalesced ModelChanged
   std::uint64_t timer = 0;
   bool changed_posted = false;
@@ -283,18 +232,20 @@ class Sim {
     // The state file: the last Persist'ed prune (same boot: its monotonic time is valid).
     d_->state = tl::restore(state_file_, true, now());
     d_->model.set_disk_path("/var/lib/docker");
+    d_->heal = cdp::watch::Heal(mono());
     read_disk();
     note(fmt::format("daemon #{} starts (state file: {})", inc,
                      state_file_ ? fmt::format("last prune at t={}", clock(mono_ms(state_file_->mono))) : "none"));
     schedule(now_ + rng_.range(10, 500), in_daemon([this] { connect(); }));
     schedule(now_ + kDiskWatch, in_daemon([this] { disk_watch(); }));
-    schedule(now_ + kHealInterval, in_daemon([this] { heal(); }));
+    arm_heal();
     post_changed();
   }
 
   static Ms mono_ms(cdp::SteadyTime t) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() - kMonoBase;
   }
+  static Ms ms(cdp::Duration d) { return d.count(); }
 
   // daemon/docker_watch.cpp docker_session(): open /events FIRST, then list, then apply
   // events line by line.
@@ -305,29 +256,38 @@ class Sim {
     d.stream = ++streams_;
     d.last_delivery = now_;
     d.stalled.clear();
-    if (!d.model.connected()) d.model.set_connected(true);
+    const bool was_connected = d.model.connected();
+    if (!was_connected) d.model.set_connected(true);
     relist();
     d.model.mark_synced();
     d.lossy = false;
     d.session = true;
-    d.backoff = kSec;
+    d.watch.synced(mono(), was_connected);
     note(fmt::format("daemon: connected, listed ({} live containers)", d.model.container_count()));
     read_disk();
     wake_poller();
     post_changed();
   }
 
+  // docker_watch.cpp relist() and list_services(): /info, /services on a manager only (a
+  // failure there is recorded, and the poll retries it), live containers. Instant here.
   void relist() {
     Daemon& d = *d_;
     d.model.set_info(world_->info());
     const auto generation = d.model.service_generation();
-    // The list's observation spaces the next poll (last_services_poll_ in docker_watch).
-    if (feed_services(d.model, world_->services(), mono(), generation)) d.last_poll = now_;
+    if (!cdp::watch::ask_services(d.model.swarm_role())) {
+      d.model.set_services(std::nullopt, mono(), generation);
+    } else if (auto services = world_->services()) {
+      if (d.model.set_services(*services, mono(), generation)) d.poll.observed(mono());
+    } else {
+      d.model.set_services_error("Failed to list services: 503 Service Unavailable");
+      wake_poller();
+    }
     d.model.set_containers(world_->live_containers());
   }
 
-  // The stream ended or a request failed: docker_loop() marks the model stale and retries
-  // with a back-off (1 s doubling to 30 s).
+  // The stream ended or a request failed: docker_loop() marks the model stale and asks the
+  // watch core when to reconnect.
   void end_session(const std::string& why) {
     Daemon& d = *d_;
     d.session = false;
@@ -341,27 +301,54 @@ class Sim {
     Daemon& d = *d_;
     d.session = false;
     d.stream = 0;
-    if (d.model.connected()) d.backoff = kSec;
+    const cdp::watch::Reconnect next = d.watch.ended(mono(), d.model.synced());
     d.model.set_connected(false);
     post_changed();
     if (!d.connect_scheduled) {
       d.connect_scheduled = true;
-      schedule(now_ + d.backoff, in_daemon([this] { connect(); }));
-      d.backoff = std::min(d.backoff * 2, kBackoffMax);
+      schedule(now_ + ms(next.wait), in_daemon([this] { connect(); }));
     }
     (void)why;
   }
 
-  // The periodic re-list heals what the stream dropped (and a hung stream).
+  // docker_watch.cpp heal_loop(): one wake-up at the core's wake_at; the re-list keeps the
+  // stream open.
+  void arm_heal() {
+    Daemon& d = *d_;
+    const std::uint64_t gen = ++d.heal_timer;
+    const auto ns = (d.heal.wake_at() - mono()).count();
+    const Ms delay = ns <= 0 ? 0 : (ns + 999999) / 1000000;
+    schedule(now_ + delay, in_daemon([this, gen] {
+      if (d_->heal_timer == gen) heal();
+    }));
+  }
+
+  void ask_heal() {
+    d_->heal.ask();
+    arm_heal();
+  }
+
   void heal() {
     Daemon& d = *d_;
-    if (d.session) {
-      note("daemon: heal re-list");
-      d.session = false;
-      d.stream = 0;
-      connect();
+    if (!d.heal.due(mono())) return arm_heal();
+    d.heal.begun(mono());
+    if (d.session && d.model.synced()) {
+      const bool listed = world_->reachable();
+      if (listed) {
+        note("daemon: heal re-list");
+        relist();
+        // What the stream lost before this list is healed; events still on their way (or
+        // held by a hung stream) may be older than it.
+        if (stream_mode_ == StreamMode::normal && d.in_pipe == 0 && d.stalled.empty()) d.lossy = false;
+      }
+      if (d.heal.finished(mono(), listed)) {
+        end_session("a heal re-list failed");
+      } else {
+        wake_poller();
+        post_changed();
+      }
     }
-    schedule(now_ + kHealInterval, in_daemon([this] { heal(); }));
+    arm_heal();
   }
 
   void disk_watch() {
@@ -379,69 +366,79 @@ class Sim {
     }
   }
 
-  // daemon/docker_watch.cpp convergence_loop(): poll /services until the converge gate
-  // opens, 1 s apart (2 s after a minute), a stale answer retried after 50 ms.
+  // docker_watch.cpp convergence_loop(): carries out the core's moves. A hint while a
+  // request or sleep is out is kept by the core (the daemon's Wakeup does the same).
   void wake_poller() {
-    Daemon& d = *d_;
-    if (d.polling) {
-      d.poll_again = true;
-      return;
-    }
-    d.polling = true;
-    d.poll_again = false;
-    d.polling_since = now_;
-    schedule(now_, in_daemon([this] { poll(); }));
-  }
-
-  void stop_polling() {
-    Daemon& d = *d_;
-    d.polling = false;
-    if (d.poll_again) wake_poller();
+    d_->poll.hint();
+    poll();
   }
 
   void poll() {
     Daemon& d = *d_;
-    if (!d.session || !d.model.synced()) return stop_polling();
-    const Ms spacing = now_ - d.polling_since > kSlowPollAfter ? kSlowPollSpacing : kPollSpacing;
-    if (now_ < d.last_poll + spacing) {
-      schedule(d.last_poll + spacing, in_daemon([this] { poll(); }));
+    if (d.poll_busy) return;
+    const cdp::watch::PollMove move = d.poll.next(mono(), d.session && d.model.synced(), d.model.swarm_role());
+    if (std::holds_alternative<cdp::watch::PollIdle>(move)) return;
+    d.poll_busy = true;
+    auto resume = [this] {
+      d_->poll_busy = false;
+      poll();
+    };
+    if (const auto* sleep = std::get_if<cdp::watch::PollSleep>(&move)) {
+      d.poll.take_trouble();
+      const auto ns = (sleep->until - mono()).count();
+      schedule(now_ + (ns <= 0 ? 0 : (ns + 999999) / 1000000), in_daemon(resume));
       return;
     }
-    if (!world_->reachable()) return stop_polling();
-    if constexpr (kModelHasRoles<cdp::LiveModel>) {
-      // The role on every poll (/info), as the convergence loop does when not a manager.
-      d.model.set_info(world_->info());
-      const int role = role_of(d.model);
-      if (role == 1) {
-        feed_services(d.model, std::nullopt, mono(), d.model.service_generation());
-        post_changed();
-        return stop_polling();
-      }
-      if (role == 2 || (role == 0 && !world_->services())) {
-        // Locked, or a manager that cannot list: closed; look again with backoff.
-        if (role == 0) feed_services(d.model, std::nullopt, mono(), d.model.service_generation());
-        post_changed();
-        d.poll_retry = std::min<Ms>(d.poll_retry ? d.poll_retry * 2 : kSec, kBackoffMax);
-        schedule(now_ + d.poll_retry, in_daemon([this] { poll(); }));
-        return;
-      }
-      d.poll_retry = 0;
-    }
-    const auto generation = d.model.service_generation();
-    auto services = world_->services();
-    const std::uint64_t stream = d.stream;
-    schedule(now_ + rng_.range(1, 30), in_daemon([this, generation, services, stream] {
-      Daemon& dd = *d_;
-      if (!dd.session || dd.stream != stream || !dd.model.synced()) return stop_polling();
-      if (!feed_services(dd.model, services, mono(), generation)) {
-        schedule(now_ + kStaleRetry, in_daemon([this] { poll(); }));
-        return;
-      }
-      dd.last_poll = now_;
+    if (std::holds_alternative<cdp::watch::PollNoServices>(move)) {
+      d.model.set_services(std::nullopt, mono(), d.model.service_generation());
       post_changed();
-      const bool open = cdp::evaluate_gates(dd.model.snapshot(), config_, now()).gate(cdp::GateId::converge).open;
-      if (!services || open) return stop_polling();
-      schedule(now_, in_daemon([this] { poll(); }));
+      d.poll_busy = false;
+      return poll();
+    }
+    const std::uint64_t stream = d.stream;
+    // The request is read from the world now and answered a moment later.
+    const bool reachable = world_->reachable();
+    if (std::holds_alternative<cdp::watch::PollAskInfo>(move)) {
+      const cdp::EngineInfo info = world_->info();
+      schedule(now_ + rng_.range(1, 30), in_daemon([this, stream, reachable, info, resume] {
+        Daemon& dd = *d_;
+        if (!dd.session || dd.stream != stream || !dd.model.synced()) {
+          dd.poll.stop();
+          return resume();
+        }
+        if (reachable) {
+          dd.model.set_info(info);
+          post_changed();
+        }
+        dd.poll.info_answered(mono(), reachable);
+        resume();
+      }));
+      return;
+    }
+    // PollAskServices
+    const auto generation = d.model.service_generation();
+    const auto services = world_->services();  // nullopt: 503 (quorum lost, locked)
+    schedule(now_ + rng_.range(1, 30), in_daemon([this, stream, reachable, generation, services, resume] {
+      Daemon& dd = *d_;
+      if (!dd.session || dd.stream != stream || !dd.model.synced()) {
+        dd.poll.stop();
+        return resume();
+      }
+      if (!reachable || !services) {
+        dd.model.set_services_error("Failed to list services: 503 Service Unavailable");
+        post_changed();
+        dd.poll.services_answered(mono(), cdp::watch::ServicesAnswer::failed, false);
+        return resume();
+      }
+      if (!dd.model.set_services(*services, mono(), generation)) {
+        dd.poll.services_answered(mono(), cdp::watch::ServicesAnswer::stale, false);
+        return resume();
+      }
+      post_changed();
+      const bool converged =
+          cdp::evaluate_gates(dd.model.snapshot(), config_, now()).gate(cdp::GateId::converge).open;
+      dd.poll.services_answered(mono(), cdp::watch::ServicesAnswer::accepted, converged);
+      resume();
     }));
   }
 
@@ -488,11 +485,13 @@ class Sim {
       --dd.in_pipe;
       if (dd.stream != stream || !dd.session) return;  // that stream is closed: lost
       const cdp::EventEffect fx = dd.model.apply_event(e);
-      if (auto ask = inspect_of(fx)) {
+      if (fx.inspect) {
         // A container died: is it restarting? (GET /containers/{id}/json a moment later)
-        schedule(now_ + rng_.range(1, 50), in_daemon([this, ask = *ask, stream] {
-          if (d_->stream != stream || !d_->session || !world_->reachable()) return;
-          if (feed_inspect(d_->model, ask.first, ask.second, world_->inspect(ask.first))) post_changed();
+        schedule(now_ + rng_.range(1, 50), in_daemon([this, id = *fx.inspect, ticket = fx.inspect_ticket, stream] {
+          if (d_->stream != stream || !d_->session) return;
+          // Failed: still live in the model (unknown means closed); a heal re-list decides.
+          if (!world_->reachable()) return ask_heal();
+          if (d_->model.apply_inspect(id, ticket, world_->inspect(id))) post_changed();
         }));
       }
       if (fx.poll_convergence) wake_poller();
@@ -592,7 +591,7 @@ class Sim {
       // As daemon/scheduler.cpp Manager::adopt_confirmed().
       const auto& c = *d.last_confirm;
       d.model.set_info(c.info);
-      feed_services(d.model, c.services, mono(), d.model.service_generation());
+      d.model.set_services(c.services, mono(), d.model.service_generation());
       d.model.set_containers(c.containers);
       ++stats_.confirm_refused;
       // The adopted list is one observation: the converge gate needs a second one, so the
@@ -658,7 +657,16 @@ class Sim {
       schedule(now_ + rng_.range(1, 100), in_daemon([this] { answer_confirm(std::nullopt); }));
       return;
     }
-    ConfirmLists lists{world_->info(), world_->services(), world_->live_containers(), wall()};
+    // prune/prune_api.cpp confirm_lists(): /services on a manager only, and a manager whose
+    // /services fails fails the confirmation.
+    ConfirmLists lists{world_->info(), std::nullopt, world_->live_containers(), wall()};
+    if (cdp::watch::ask_services(cdp::swarm_role_of(lists.info))) {
+      lists.services = world_->services();
+      if (!lists.services) {
+        schedule(now_ + rng_.range(1, 100), in_daemon([this] { answer_confirm(std::nullopt); }));
+        return;
+      }
+    }
     world_->refresh(wall(), config_.gates.stuck_after);
     d.chain->read = true;
     d.chain->read_at = now_;
@@ -681,7 +689,7 @@ class Sim {
       cdp::LiveModel fresh;
       fresh.set_connected(true);
       fresh.set_info(lists->info);
-      feed_services(fresh, lists->services, mono(), fresh.service_generation());
+      fresh.set_services(lists->services, mono(), fresh.service_generation());
       fresh.set_containers(lists->containers);
       fresh.mark_synced();
       const cdp::Snapshot mine = d.model.snapshot();

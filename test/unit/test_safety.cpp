@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "docker/backoff.hpp"
+#include "policy/watch_core.hpp"
 #include "docker/lines.hpp"
 #include "report/bus.hpp"
 #include "util/instance_lock.hpp"
@@ -16,7 +16,7 @@ using namespace cdp;
 using namespace std::chrono_literals;
 
 TEST_CASE("backoff: a failed re-list never resets it; a session synced a minute does") {
-  docker::Backoff b;
+  watch::Backoff b;
   // Connect, list fails (never synced): 1, 2, 4, ... 30, 30 -- not one warning a second.
   CHECK(b.after_session(std::nullopt) == 1s);
   CHECK(b.after_session(std::nullopt) == 2s);
