@@ -104,9 +104,9 @@ int main(int argc, char** argv) {
   // The model as after a sync: n live task containers, n/10 services seen twice.
   Config config;
   LiveModel model;
-  // The per-stack counts (--copy off) were measured on branch diskbench but not merged: they
-  // conflicted with the dying-container tracking; every snapshot copies the containers.
-  (void)copy;
+  // As the daemon does (Manager's constructor): the model counts live containers per stack
+  // and its snapshots carry those counts. --copy: the old way, every container copied.
+  if (!copy) model.set_stack_labels(config.gates.stack_labels);
   model.set_connected(true);
   std::vector<Container> cs;
   for (std::size_t k = 0; k < n; ++k)

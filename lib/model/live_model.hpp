@@ -94,6 +94,17 @@ class LiveModel {
 
   void set_last_prune(TimePoint finished) { last_prune_finished_ = finished; }
 
+  // The label keys that name a container's stack (gates.stack_labels, first present wins).
+  // Once set, the model counts live containers per stack as lists and events arrive (dying
+  // ones count until Docker says they are gone) and snapshot() hands out those counts
+  // instead of a copy of every container: O(stacks) per decision, not O(containers). Each
+  // container then keeps only these labels and the swarm service id (RSS, issue 9).
+  // Returns true when the keys differ from those set before: labels already dropped may
+  // be needed now, so the containers must be listed again (the daemon reconnects).
+  bool set_stack_labels(const std::vector<std::string>& keys);
+  // The counts snapshot() hands out (empty without stack labels).
+  const std::map<std::string, std::size_t>& stack_counts() const { return stack_counts_; }
+
   Snapshot snapshot() const;
   std::size_t container_count() const { return containers_.size(); }
 
@@ -101,6 +112,12 @@ class LiveModel {
   void forget_observations();
   void index_latest();  // latest_service_ids_ from latest_
   void apply_container_event(const docker::Event& e, EventEffect& fx);
+  // Stack counts: +1/-1 for one live container; all of them again (dropping the labels
+  // no longer kept). With stack labels a container keeps only those and the service id.
+  void count(const Container& c, int delta);
+  void recount();
+  bool label_kept(const std::string& key) const;
+  Labels kept_labels(const Labels& labels) const;
 
   bool connected_ = false;
   bool synced_ = false;
@@ -109,6 +126,8 @@ class LiveModel {
   // Died, not yet known whether a restart policy brings them back (SPEC): kept live.
   // id -> the ticket of the die; any later event for the id moves it on.
   std::map<std::string, std::uint64_t> dying_;
+  std::optional<std::vector<std::string>> stack_labels_;
+  std::map<std::string, std::size_t> stack_counts_;  // stack -> live containers (with stack_labels_)
   std::uint64_t container_ticket_ = 0;
   bool relisting_ = false;
   std::uint64_t relist_ticket_ = 0;
