@@ -47,67 +47,60 @@ void LiveModel::index_latest() {
 
 void LiveModel::set_containers(const std::vector<Container>& containers) {
   containers_.clear();
+  stack_by_id_.clear();
   dying_.clear();  // the list says what each one is now
   for (const auto& c : containers) {
     if (!is_live_container_state(c.state)) continue;
-    // Field by field, the labels filtered while copied: the list's own strings are freed
-    // right after, and fresh allocations of just what is kept leave its pages free as a
-    // block for malloc_trim (RSS after a sync, bench/run.py).
-    Container& kept = containers_[c.id];
-    kept.id = c.id;
-    kept.name = c.name;
-    kept.image = c.image;
-    kept.state = c.state;
-    kept.labels = kept_labels(c.labels);
-    kept.created = c.created;
+    if (stack_labels_) stack_by_id_[c.id] = stack_of(c.labels);
+    else containers_[c.id] = c;
   }
   recount();
 }
 
 bool LiveModel::set_stack_labels(const std::vector<std::string>& keys) {
   const bool changed = stack_labels_ && *stack_labels_ != keys;
+  const bool was_counting = stack_labels_.has_value();
   stack_labels_ = keys;
+  if (!was_counting) {
+    for (const auto& [id, c] : containers_) stack_by_id_[id] = stack_of(c.labels);
+    containers_.clear();
+  }
   recount();
   return changed;
 }
 
-bool LiveModel::label_kept(const std::string& key) const {
-  // With stack counts a container's other labels are never read again (the snapshot
-  // carries counts, not containers): a swarm task container carries ~10 labels, ~1.5 KiB
-  // of map nodes and strings, 15 MiB at 10 000 (bench/run.py, RSS after the sync). The
-  // service id stays: a task event's service is looked up by it.
-  return !stack_labels_ || key == kTaskServiceLabel ||
-         std::find(stack_labels_->begin(), stack_labels_->end(), key) != stack_labels_->end();
+std::optional<std::string> LiveModel::stack_of(const Labels& labels) const {
+  // The first of the keys present, as gates.cpp stack_of reads it.
+  for (const auto& key : *stack_labels_)
+    if (auto it = labels.find(key); it != labels.end()) return it->second;
+  return std::nullopt;
 }
 
-Labels LiveModel::kept_labels(const Labels& labels) const {
-  if (!stack_labels_) return labels;
-  Labels out;
-  for (const auto& kv : labels)
-    if (label_kept(kv.first)) out.emplace_hint(out.end(), kv);
-  return out;
-}
-
-void LiveModel::count(const Container& c, int delta) {
-  if (!stack_labels_) return;
-  for (const auto& key : *stack_labels_) {
-    auto it = c.labels.find(key);
-    if (it == c.labels.end()) continue;
-    if (delta > 0) {
-      ++stack_counts_[it->second];
-    } else if (auto n = stack_counts_.find(it->second); n != stack_counts_.end() && --n->second == 0) {
-      stack_counts_.erase(n);
-    }
-    return;  // the first key present names the stack (gates.cpp stack_of)
+void LiveModel::count(const std::optional<std::string>& stack, int delta) {
+  if (!stack) return;
+  if (delta > 0) {
+    ++stack_counts_[*stack];
+  } else if (auto n = stack_counts_.find(*stack); n != stack_counts_.end() && --n->second == 0) {
+    stack_counts_.erase(n);
   }
 }
 
 void LiveModel::recount() {
   stack_counts_.clear();
-  for (auto& [id, c] : containers_) {
-    std::erase_if(c.labels, [&](const auto& kv) { return !label_kept(kv.first); });
-    count(c, +1);
-  }
+  for (const auto& [id, stack] : stack_by_id_) count(stack, +1);
+}
+
+bool LiveModel::known(const std::string& id) const {
+  return stack_labels_ ? stack_by_id_.contains(id) : containers_.contains(id);
+}
+
+bool LiveModel::forget(const std::string& id) {
+  if (!stack_labels_) return containers_.erase(id) > 0;
+  auto it = stack_by_id_.find(id);
+  if (it == stack_by_id_.end()) return false;
+  count(it->second, -1);
+  stack_by_id_.erase(it);
+  return true;
 }
 
 std::uint64_t LiveModel::begin_relist() {
@@ -149,13 +142,11 @@ bool LiveModel::apply_inspect(const std::string& id, std::uint64_t ticket, const
   auto it = dying_.find(id);
   if (it == dying_.end() || it->second != ticket) return false;  // a later event decided
   dying_.erase(it);
+  if (!inspected || !is_live_container_state(inspected->state)) return forget(id);
+  // Restarting: still live. Counted, nothing changes; otherwise its state does.
+  if (stack_labels_) return false;
   auto c = containers_.find(id);
   if (c == containers_.end()) return false;
-  if (!inspected || !is_live_container_state(inspected->state)) {
-    count(c->second, -1);
-    containers_.erase(c);
-    return true;
-  }
   const bool changed = c->second.state != inspected->state;
   c->second.state = inspected->state;  // "restarting": the restart policy brings it back
   return changed;
@@ -203,16 +194,22 @@ void LiveModel::apply_container_event(const docker::Event& e, EventEffect& fx) {
   else if (verb == "pause") state = "paused";
   if (state) {
     dying_.erase(e.actor_id);
-    Container& c = containers_[e.actor_id];
-    if (!c.id.empty()) count(c, -1);  // known already: its labels are replaced below
-    c.id = e.actor_id;
-    c.state = *state;
-    // Container events carry every container label among the attributes (FACTS);
-    // the few non-label keys (name, image, exitCode) are harmless beside them.
-    c.labels = kept_labels(e.attributes);
-    count(c, +1);
-    c.name = attribute(e.attributes, "name");
-    c.image = attribute(e.attributes, "image");
+    if (stack_labels_) {
+      // Its labels may differ from the list's or an earlier event's: count it again.
+      auto [it, added] = stack_by_id_.try_emplace(e.actor_id);
+      if (!added) count(it->second, -1);
+      it->second = stack_of(e.attributes);
+      count(it->second, +1);
+    } else {
+      Container& c = containers_[e.actor_id];
+      c.id = e.actor_id;
+      c.state = *state;
+      // Container events carry every container label among the attributes (FACTS);
+      // the few non-label keys (name, image, exitCode) are harmless beside them.
+      c.labels = e.attributes;
+      c.name = attribute(e.attributes, "name");
+      c.image = attribute(e.attributes, "image");
+    }
     fx.changed = true;
     // create makes the writable layer; start writes logs and the container's files.
     fx.disk_changed = verb == "create" || verb == "start";
@@ -221,7 +218,7 @@ void LiveModel::apply_container_event(const docker::Event& e, EventEffect& fx) {
     // it emits `die` (daemon/monitor.go handleContainerExit: SetRestarting, then the
     // event), so one inspect after the die answers it.
     fx.disk_changed = true;  // a container's writable layer or logs may be gone
-    if (auto it = containers_.find(e.actor_id); it != containers_.end()) {
+    if (known(e.actor_id)) {
       const std::uint64_t ticket = ++container_ticket_;
       dying_[e.actor_id] = ticket;
       fx.inspect = e.actor_id;
@@ -229,11 +226,7 @@ void LiveModel::apply_container_event(const docker::Event& e, EventEffect& fx) {
     }
   } else if (verb == "destroy") {
     dying_.erase(e.actor_id);
-    if (auto it = containers_.find(e.actor_id); it != containers_.end()) {
-      count(it->second, -1);
-      containers_.erase(it);
-      fx.changed = true;
-    }
+    fx.changed = forget(e.actor_id);
     fx.disk_changed = true;
   } else if (verb == "rename") {
     if (auto it = containers_.find(e.actor_id); it != containers_.end())

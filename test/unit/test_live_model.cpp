@@ -494,7 +494,7 @@ TEST_CASE("live model: stack counts follow lists, events, dying containers and i
   }
 }
 
-TEST_CASE("live model: with stack labels a container keeps only the labels the model reads") {
+TEST_CASE("live model: with stack labels a container keeps only its stack label") {
   LiveModel m;
   m.set_stack_labels({"com.docker.stack.namespace", "ci.stack"});
   m.set_connected(true);
@@ -505,7 +505,8 @@ TEST_CASE("live model: with stack labels a container keeps only the labels the m
   m.apply_event(event("container", "start", "x", stack_attrs(kStack)));
   // The first key present names the stack, as gates.cpp stack_of does.
   CHECK(m.stack_counts() == std::map<std::string, std::size_t>{{kStack, 1}, {"s1", 1}});
-  // The task's service id still marks the observation pair stale (apply_event).
+  // The task's service id (read from the event, not the kept container) still marks the
+  // observation pair stale.
   REQUIRE(m.set_services(std::vector<Service>{service("svc1", 1, 1)}, t0, m.service_generation()));
   REQUIRE(m.set_services(std::vector<Service>{service("svc1", 1, 1)}, t0 + 1s, m.service_generation()));
   REQUIRE(m.snapshot().services_previous);
@@ -514,5 +515,8 @@ TEST_CASE("live model: with stack labels a container keeps only the labels the m
   // Other keys: the model says the containers must be listed again (labels were dropped).
   CHECK_FALSE(m.set_stack_labels({"com.docker.stack.namespace", "ci.stack"}));
   CHECK(m.set_stack_labels({"ci.stack"}));
+  // y kept only its stack by the old keys (s1): ci.stack is unknown until that re-list.
+  CHECK(m.stack_counts() == std::map<std::string, std::size_t>{{kStack, 1}, {"s1", 1}});
+  m.set_containers({c});
   CHECK(m.stack_counts() == std::map<std::string, std::size_t>{{"s2", 1}});
 }
