@@ -362,13 +362,24 @@ TEST_CASE("the streaming list parsers agree with the DOM ones (fixtures and bad 
                "HostConfig":{"NetworkMode":"default"},"NetworkSettings":{"Networks":{"n":{"IPAMConfig":null}}},
                "Mounts":[]},
               {"Id":"b","State":"created","Labels":{"x":"y"}}, 7])",
-           R"([[{"Id":"a"}]])", R"({"Id":"a"})", R"(3)"}) {
+           R"([[{"Id":"a"}]])", R"({"Id":"a"})", R"(3)",
+           // The fast path (mapping.cpp Reducer) steps over values it does not keep:
+           // escapes, nesting, literals and whitespace in them, a kept key twice (the last
+           // wins), an escaped key (the full pass takes over).
+           " [ {\"Command\" : \"sh -c \\\"echo }]\\\\\\\" \" , \"Id\" :\"a\",\n\t\"State\":\"running\", "
+           "\"X\":[true,false,null,-1.5e3,{\"y\":[[],{}]}], \"Created\" : 12 , \"State\":\"paused\"} ] ",
+           R"([{"Id":"a","State":"running","Labels":{"k":"v \u00e9"},"Ports":[]},{"Id":"b","State":"created"}])",
+           R"([{"Id":"a","State":"running"}])", R"([{"Id":"a","State":"running","Created":1.5}])",
+           R"([{"Id":"a","State":"running","Created":true}])", R"([])", R"( [ ] )"}) {
     INFO(text);
     CHECK(describe(parse_containers_text(text)) == describe(parse_containers(json::parse(text))));
   }
   SECTION("text that is not JSON is an error, never an exception") {
     for (const char* text : {"", "[", R"([{"Id":"a","State":"running"})", R"([{"Id":"a","State":"running"}] x)",
-                             "\xff", R"([{"Id":"a","State":"running","Labels":{"k":"v"}},{"Id":)"}) {
+                             "\xff", R"([{"Id":"a","State":"running","Labels":{"k":"v"}},{"Id":)",
+                             R"([{"Id":"a","State":"running","X":[}]}])", R"([{"Id":"a","State":"running","X":"a)",
+                             R"([{"Id":"a","State":"running"},])", R"([{"Id":"a","State":"running",}])",
+                             R"([{"Id":"a","State":"running","Labels":{"k":tru}}])"}) {
       INFO(text);
       auto c = parse_containers_text(text);
       REQUIRE_FALSE(c);
