@@ -4,10 +4,12 @@
 // model. Prints one JSON line: events/s (wall and per CPU-second of the reading thread),
 // and the process's peak RSS. Not a test: bench/run.py builds and runs it.
 //
-//   bench-ingest CONTAINERS EVENTS [--decide] [--copy]
+//   bench-ingest CONTAINERS EVENTS [--decide] [--copy] [--services S]
 // --decide also builds a snapshot and evaluates every gate after each event that changed
 // the model: the daemon's worst case, when events arrive one at a time. --copy: the model
-// without stack counts (snapshots copy every container, as before issue 9).
+// without stack counts (snapshots copy every container, as before issue 9). --services:
+// S services instead of CONTAINERS/10, to vary the two sizes apart (a decision copies and
+// walks the two service observations: O(services), once per burst in the daemon).
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -94,9 +96,11 @@ int main(int argc, char** argv) {
   const std::size_t n = std::strtoull(argv[1], nullptr, 10);
   const std::size_t m = std::strtoull(argv[2], nullptr, 10);
   bool decide = false, copy = false;
+  std::size_t service_count = std::max<std::size_t>(1, n / 10);
   for (int i = 3; i < argc; ++i) {
     decide |= std::string(argv[i]) == "--decide";
     copy |= std::string(argv[i]) == "--copy";
+    if (std::string(argv[i]) == "--services" && i + 1 < argc) service_count = std::strtoull(argv[++i], nullptr, 10);
   }
   const Templates t = load_templates(std::string(CDP_FIXTURES_DIR) + "/events.ndjson");
   const Labels labels = template_labels(t);
@@ -104,16 +108,16 @@ int main(int argc, char** argv) {
   // The model as after a sync: n live task containers, n/10 services seen twice.
   Config config;
   LiveModel model;
-  // The per-stack counts (--copy off) were measured on branch diskbench but not merged: they
-  // conflicted with the dying-container tracking; every snapshot copies the containers.
-  (void)copy;
+  // As the daemon does (Manager's constructor): the model counts live containers per stack
+  // and its snapshots carry those counts. --copy: the old way, every container copied.
+  if (!copy) model.set_stack_labels(config.gates.stack_labels);
   model.set_connected(true);
   std::vector<Container> cs;
   for (std::size_t k = 0; k < n; ++k)
     cs.push_back(Container{hex_id(k), "c" + std::to_string(k), "local/busybox:1", "running", labels, std::nullopt});
   model.set_containers(cs);
   std::vector<Service> services;
-  for (std::size_t k = 0; k < std::max<std::size_t>(1, n / 10); ++k) {
+  for (std::size_t k = 0; k < service_count; ++k) {
     Service s;
     s.id = fmt::format("svc{:021}", k);
     s.name = "s" + std::to_string(k);
@@ -231,10 +235,10 @@ int main(int argc, char** argv) {
   const double wall = std::chrono::duration<double>(wall1 - wall0).count();
   const double cpu = cpu1 - cpu0;
   std::printf(
-      "{\"containers\": %zu, \"events\": %zu, \"decide\": %s, \"copy\": %s, \"changed\": %zu, \"wall_s\": %.4f, "
+      "{\"containers\": %zu, \"services\": %zu, \"events\": %zu, \"decide\": %s, \"copy\": %s, \"changed\": %zu, \"wall_s\": %.4f, "
       "\"cpu_s\": %.4f, \"events_per_s\": %.0f, \"events_per_cpu_s\": %.0f, \"max_rss_kib\": %ld, "
       "\"live_after\": %zu}\n",
-      n, applied, decide ? "true" : "false", copy ? "true" : "false", changed, wall, cpu, wall > 0 ? applied / wall : 0.0,
+      n, service_count, applied, decide ? "true" : "false", copy ? "true" : "false", changed, wall, cpu, wall > 0 ? applied / wall : 0.0,
       cpu > 0 ? applied / cpu : 0.0, hwm_kib, model.container_count());
   (void)open_runs;
   return applied == m ? 0 : 1;

@@ -118,10 +118,10 @@ def wakeups(binary, engine, mnt, work, percent, window):
 
 
 # --- ingest ----------------------------------------------------------------------------------
-def ingest(build, containers, events, runs, decide):
+def ingest(build, containers, events, runs, decide, extra=()):
     res = []
     for _ in range(runs):
-        args = [str(build / "bench-ingest"), str(containers), str(events)] + (["--decide"] if decide else [])
+        args = [str(build / "bench-ingest"), str(containers), str(events)] + (["--decide"] if decide else []) + list(extra)
         res.append(json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout))
     return (med([r["events_per_cpu_s"] for r in res]), med([r["events_per_s"] for r in res]),
             med([r["max_rss_kib"] for r in res]))
@@ -161,9 +161,12 @@ def at_scale(binary, build, work, disk, runs):
                 rss.append(vmrss_kib(d.proc.pid))
             finally:
                 d.stop()
-        r = subprocess.run([str(build / "bench-lists"), sock, str(max(runs, 5))], capture_output=True,
-                           text=True, check=True)
-        lists = json.loads(r.stdout)["ms"]
+        lists = {}
+        for mode in ([], ["--dom"]):  # --dom: the DOM parse and copying model before issue 9
+            r = subprocess.run([str(build / "bench-lists"), sock, str(max(runs, 5)), *mode], capture_output=True,
+                               text=True, check=True)
+            out = json.loads(r.stdout)
+            lists["dom" if mode else "sax"] = [{"ms": ms, "cpu_ms": cpu} for ms, cpu in zip(out["ms"], out["cpu_ms"])]
         plain_list = [docker_cli(host, "ps", "-q") + docker_cli(host, "service", "ls", "-q") for _ in range(runs)]
     finally:
         stop.set()
@@ -219,11 +222,13 @@ def main():
     ap.add_argument("-n", type=int, default=5, help="runs per measure (default 5; --quick: 3)")
     ap.add_argument("--quick", action="store_true", help="fewer runs, 20 s windows, smaller streams")
     ap.add_argument("--build", action="store_true", help="also time cold and warm builds (minutes)")
+    ap.add_argument("--only", choices=["model"], help="model: only the rows that need no private dockerd "
+                    "(event ingest, sync and confirming list against the fake engine)")
     args = ap.parse_args()
     n = 3 if args.quick and args.n == 5 else args.n
     window = 20 if args.quick else 60
     events = 20000 if args.quick else 100000
-    if os.geteuid() != 0:
+    if os.geteuid() != 0 and not args.only:
         sys.exit("bench: run as root (private dockerd, tmpfs, loop mount)")
     build = Path(os.environ.get("CDP_BUILD", REPO / "build"))
     binary = os.environ.get("CDP_BIN", str(build / "ci-docker-prune"))
@@ -232,23 +237,35 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="cdp-bench-"))
     disk = work / "fs"
     disk.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "cdp-bench", str(disk)], check=True)
+    if not args.only:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "cdp-bench", str(disk)], check=True)
     img = mnt = None
-    engine = Engine(tempfile.mkdtemp(prefix="cdp-be-", dir="/tmp"))
+    engine = None if args.only else Engine(tempfile.mkdtemp(prefix="cdp-be-", dir="/tmp"))
     try:
         # Pure in-process rows first (no engine needed).
         for c in (20, 2000, 10000):
             cpu, wall, rss = ingest(build, c, events, n, decide=False)
             cpu_d, _, rss_d = ingest(build, c, events // 10, n, decide=True)
-            row(f"event ingest at {c} containers (events/CPU-s; with gates per event)",
-                f"{cpu:,.0f}/s; {cpu_d:,.0f}/s", "—", ">= 100 000/s at 2 000")
+            cpu_s, _, _ = ingest(build, c, events // 10, n, decide=True, extra=["--services", "100"])
+            # The model before issue 9's counts (every container copied per decision), fewer
+            # events: at 10 000 containers it manages ~100 decisions/s.
+            cpu_o, _, _ = ingest(build, c, max(200, events // (10 if c < 2000 else 100 if c < 10000 else 1000)),
+                                 n, decide=True, extra=["--copy"])
+            row(f"event ingest at {c} containers (events/CPU-s; with gates per event, N/10 services; "
+                "same with 100 services; same, old model)",
+                f"{cpu:,.0f}/s; {cpu_d:,.0f}/s; {cpu_s:,.0f}/s; old {cpu_o:,.0f}/s", "—", ">= 100 000/s at 2 000")
             row(f"RSS during ingest at {c} containers", f"{rss / 1024:.1f} MiB (gates per event {rss_d / 1024:.1f})")
         synced, rss, lists, plain_list = at_scale(binary, build, work, disk, n)
         row("sync at 1 000 services / 10 000 containers (fake engine): time to synced",
             f"{med(synced):.0f} ms", f"{med(plain_list):.0f} ms (docker ps + service ls)")
         row("RSS after that sync", f"{med(rss) / 1024:.1f} MiB", "—", "< 16 MiB")
-        row("confirming list (containers + services) at that size", f"{med(lists):.0f} ms",
+        sax, dom = lists["sax"], lists["dom"]
+        row("confirming list (containers + services + the confirm's model and gates) at that size, wall; CPU",
+            f"{med([x['ms'] for x in sax]):.0f} ms; CPU {med([x['cpu_ms'] for x in sax]):.0f} ms "
+            f"(DOM parse: {med([x['ms'] for x in dom]):.0f} ms; CPU {med([x['cpu_ms'] for x in dom]):.0f} ms)",
             f"{med(plain_list):.0f} ms (docker ps -q + service ls -q)", "< 50 ms")
+        if args.only:
+            return table(n)
 
         engine.start()
         top = crossing(binary, engine, disk, work, n, deep=False)
@@ -274,10 +291,12 @@ def main():
         row("one-shot prune wall time", f"{med(ours):.0f} ms", f"{med(plain):.0f} ms (docker system prune -f)",
             "<= 1.3 s")
     finally:
-        engine.purge()
+        if engine:
+            engine.purge()
         if mnt:
             subprocess.run(["umount", "-l", str(mnt)], check=False)
-        subprocess.run(["umount", "-l", str(disk)], check=False)
+        if not args.only:
+            subprocess.run(["umount", "-l", str(disk)], check=False)
         shutil.rmtree(work, ignore_errors=True)
 
     if args.build:
@@ -287,6 +306,10 @@ def main():
     else:
         row("build of the README's test command", "not measured (--build)", "—", "< 5 min cold")
 
+    table(n)
+
+
+def table(n):
     head = ("measure", "ci-docker-prune", "plain Docker", "goal")
     w = [max(len(r[i]) for r in ROWS + [head]) for i in range(4)]
     print(f"medians of {n} runs")

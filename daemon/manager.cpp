@@ -42,6 +42,8 @@ Manager::Manager(asio::io_context& io, Config config, std::optional<std::string>
   reporter_ = std::move(seams.reporter);
   if (seams.prune_api) prune_api_ = std::move(seams.prune_api);
   note_config_loaded();
+  // The model counts live containers per stack: snapshots carry counts, not every container.
+  model_.set_stack_labels(config_.gates.stack_labels);
 }
 
 std::string Manager::config_file() const { return config_path_.value_or(kDefaultConfigPath); }
@@ -130,7 +132,10 @@ std::expected<void, std::string> Manager::reload() {
   metrics_.configure(config_.metrics);
   spdlog::info("Reloaded the config from {}", config_file());
   for (const auto& w : config_warnings(config_)) spdlog::warn("{}: {}", config_file(), w);
-  if (host_changed) {
+  // Other stack labels: the model dropped the labels the old ones did not name
+  // (LiveModel::set_stack_labels), so the containers are listed again, as for another engine.
+  const bool labels_changed = model_.set_stack_labels(config_.gates.stack_labels);
+  if (host_changed || labels_changed) {
     // Another engine: what the model knows is about the old one.
     // The epoch makes every session, list and inspect begun before this drop its result.
     reconnect_requested_ = true;

@@ -236,6 +236,7 @@ Snapshot Manager::snapshot_of(const ConfirmLists& lists) const {
   // the live model last read it.
   const Snapshot current = model_.snapshot();
   LiveModel fresh;
+  fresh.set_stack_labels(config_.gates.stack_labels);  // counts, as the live model's snapshots
   fresh.set_connected(true);
   fresh.set_info(lists.info);
   fresh.set_services(lists.services, clock_->now().mono, fresh.service_generation());

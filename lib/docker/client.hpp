@@ -82,7 +82,7 @@ class Client {
 // MemoryMax=64M: measured 48 MB peak RSS for a 4 MiB /containers/json (3 350 labelled
 // containers), 92 MB for 8 MiB (docs/design.md "Input limits"). A bigger reply is a
 // protocol error (reconnect, gates closed), not an out-of-memory kill.
-inline constexpr std::uint64_t kMaxReplyBytes = 4ull * 1024 * 1024;
+inline constexpr std::uint64_t kMaxReplyBytes = 8ull * 1024 * 1024;
 
 // The version to use with an engine reporting ApiVersion `server` and MinAPIVersion
 // `server_min` ("" when absent): min(server, kNewestTestedApi), raised to server_min when

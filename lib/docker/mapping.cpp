@@ -3,7 +3,9 @@
 // string naming it. Must not throw (exceptions stop at each parse_* function) or log.
 #include "docker/mapping.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <optional>
 #include <chrono>
 #include <stdexcept>
 
@@ -145,6 +147,292 @@ std::expected<std::vector<T>, std::string> parse_array(const json& j, const char
   }
 }
 
+// --- Streaming: the lists' reply text to model types without the whole DOM (issue 9) ---
+// GET /containers/json at 10 000 containers is ~7.4 MB of JSON, most of it ports, mounts,
+// networks and host config we never read; the DOM of all of it cost ~900 ms and ~60 MiB of
+// heap (bench/run.py, "confirming list"). A SAX pass keeps, per array element, only the
+// keys below, hands each element to the same parse_container/parse_service as the DOM
+// path (same checks, same error texts) and drops it before the next one.
+
+// The keys kept of an object value; nullptr where a whole value is kept.
+struct Keep {
+  std::vector<std::pair<std::string_view, const Keep*>> keys;
+};
+
+const Keep kContainerKeep{{{"Id", nullptr}, {"Names", nullptr}, {"Image", nullptr}, {"State", nullptr},
+                           {"Labels", nullptr}, {"Created", nullptr}}};
+const Keep kServiceSpecKeep{{{"Name", nullptr}, {"Labels", nullptr}, {"Mode", nullptr}}};
+const Keep kServiceKeep{{{"ID", nullptr}, {"Spec", &kServiceSpecKeep}, {"UpdateStatus", nullptr},
+                         {"UpdatedAt", nullptr}, {"ServiceStatus", nullptr}}};
+
+// nlohmann's SAX interface (json::sax_parse): the top value must be an array; each element,
+// filtered by `keep`, goes to `each` as soon as it is complete.
+template <typename Each>
+class FilteredArray {
+ public:
+  FilteredArray(const Keep* keep, Each each) : element_keep_(keep), each_(std::move(each)) {}
+
+  bool not_json = false;   // a syntax error
+  bool not_array = false;  // valid so far, but the top value is no array
+
+  bool null() { return scalar(nullptr); }
+  bool boolean(bool v) { return scalar(v); }
+  bool number_integer(json::number_integer_t v) { return scalar(v); }
+  bool number_unsigned(json::number_unsigned_t v) { return scalar(v); }
+  bool number_float(json::number_float_t v, const json::string_t&) { return scalar(v); }
+  bool string(json::string_t& v) {
+    if (skip_ > 0) return true;
+    if (!root_) return top_not_array();
+    if (!slot()) return true;
+    return place(json(std::move(v)));
+  }
+  bool binary(json::binary_t&) { return scalar(nullptr); }  // not in JSON text
+  bool start_object(std::size_t) { return open(json::value_t::object); }
+  bool start_array(std::size_t) { return open(json::value_t::array); }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+  bool key(json::string_t& k) {
+    if (skip_ > 0) return true;
+    Frame& f = frames_.back();
+    f.next_key = std::move(k);
+    f.next_kept = true;
+    f.next_keep = nullptr;
+    if (f.keep) {
+      auto it = std::find_if(f.keep->keys.begin(), f.keep->keys.end(),
+                             [&](const auto& kv) { return kv.first == f.next_key; });
+      f.next_kept = it != f.keep->keys.end();
+      if (f.next_kept) f.next_keep = it->second;
+    }
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) {
+    not_json = true;
+    return false;
+  }
+
+ private:
+  struct Frame {
+    json* node = nullptr;       // nullptr: the top array (its elements are handed out)
+    const Keep* keep = nullptr; // object: which keys; array: each element's filter
+    std::string next_key;
+    bool next_kept = true;
+    const Keep* next_keep = nullptr;
+  };
+
+  bool top_not_array() {
+    not_array = true;
+    return false;
+  }
+  // Whether the next value in the innermost frame is kept; its filter in slot_keep_.
+  bool slot() {
+    const Frame& f = frames_.back();
+    if (f.node && f.node->is_object()) {
+      slot_keep_ = f.next_keep;
+      return f.next_kept;
+    }
+    slot_keep_ = f.keep;
+    return true;
+  }
+  template <typename V>
+  bool scalar(V&& v) {
+    if (skip_ > 0) return true;
+    if (!root_) return top_not_array();
+    if (!slot()) return true;
+    return place(json(std::forward<V>(v)));
+  }
+  // Puts a kept value where it belongs; returns where it went.
+  json* put(json&& v) {
+    Frame& f = frames_.back();
+    if (!f.node) {
+      element_ = std::move(v);
+      return &element_;
+    }
+    if (f.node->is_array()) {
+      f.node->push_back(std::move(v));
+      return &f.node->back();
+    }
+    json& slot = (*f.node)[f.next_key];
+    slot = std::move(v);
+    return &slot;
+  }
+  bool place(json&& v) {
+    put(std::move(v));
+    if (!frames_.back().node) hand_out();
+    return true;
+  }
+  bool open(json::value_t type) {
+    if (skip_ > 0) return ++skip_, true;
+    if (!root_) {
+      if (type != json::value_t::array) return top_not_array();
+      root_ = true;
+      frames_.push_back(Frame{nullptr, element_keep_, {}, true, nullptr});
+      return true;
+    }
+    if (!slot()) return ++skip_, true;
+    const Keep* keep = slot_keep_;
+    json* node = put(json(type));
+    frames_.push_back(Frame{node, keep, {}, true, nullptr});
+    return true;
+  }
+  bool close() {
+    if (skip_ > 0) return --skip_, true;
+    frames_.pop_back();
+    if (!frames_.empty() && !frames_.back().node) hand_out();
+    return true;
+  }
+  void hand_out() {
+    each_(std::move(element_));
+    element_ = json();
+  }
+
+  const Keep* element_keep_;
+  Each each_;
+  bool root_ = false;
+  int skip_ = 0;  // depth inside a dropped value
+  const Keep* slot_keep_ = nullptr;
+  std::vector<Frame> frames_;
+  json element_;
+};
+
+template <typename T, typename F>
+std::expected<std::vector<T>, std::string> parse_array_text(std::string_view text, const char* what, const Keep* keep,
+                                                            F each) {
+  try {
+    std::vector<T> out;
+    auto collect = [&](json&& item) { out.push_back(each(item)); };
+    FilteredArray<decltype(collect)> sax(keep, collect);
+    const bool ok = json::sax_parse(text.begin(), text.end(), &sax);
+    if (sax.not_array) return std::unexpected(std::string(what) + " reply is not a JSON array");
+    if (!ok || sax.not_json) return std::unexpected(std::string("reply is not JSON"));
+    return out;
+  } catch (const std::exception& e) {  // BadField, nlohmann's, bad_alloc: never out of here
+    return std::unexpected(std::string(e.what()));
+  }
+}
+
+// The fast path for /containers/json, whose kept keys are all whole values: copies those
+// keys of each element into a much smaller text for the SAX pass above, stepping over the
+// other values by their structure alone (strings closed, brackets matched, scalars
+// delimited) instead of lexing them: nlohmann's lexer was ~60 % of the list's CPU
+// (perf on bench-lists). Anything unexpected (not an array of objects, an escaped key, a
+// syntax error it notices) returns nullopt, and the whole text goes through the SAX pass,
+// which reports exactly what is wrong. So a malformed value we skip may go unnoticed.
+class Reducer {
+ public:
+  Reducer(std::string_view text, const Keep& keep) : t_(text), keep_(keep) {}
+
+  std::optional<std::string> run() {
+    std::string out;
+    out.reserve(t_.size() / 4);
+    ws();
+    if (!eat('[')) return std::nullopt;
+    out += '[';
+    ws();
+    if (!eat(']')) {
+      for (bool first = true;; first = false) {
+        if (!first) out += ',';
+        if (!element(out)) return std::nullopt;
+        ws();
+        if (eat(']')) break;
+        if (!eat(',')) return std::nullopt;
+        ws();
+      }
+    }
+    out += ']';
+    ws();
+    if (p_ != t_.size()) return std::nullopt;
+    return out;
+  }
+
+ private:
+  bool element(std::string& out) {
+    if (!eat('{')) return false;
+    out += '{';
+    ws();
+    if (eat('}')) return out += '}', true;
+    for (bool first_kept = true;;) {
+      if (p_ >= t_.size() || t_[p_] != '"') return false;
+      const std::size_t key_start = p_;
+      if (!string()) return false;
+      const std::string_view key = t_.substr(key_start + 1, p_ - key_start - 2);
+      if (key.find('\\') != std::string_view::npos) return false;
+      ws();
+      if (!eat(':')) return false;
+      ws();
+      const std::size_t value_start = p_;
+      if (!value()) return false;
+      const bool kept = std::any_of(keep_.keys.begin(), keep_.keys.end(), [&](const auto& k) { return k.first == key; });
+      if (kept) {
+        if (!first_kept) out += ',';
+        first_kept = false;
+        out.append(t_.substr(key_start, p_ - key_start - (p_ - value_start)));
+        out.append(t_.substr(value_start, p_ - value_start));
+      }
+      ws();
+      if (eat('}')) return out += '}', true;
+      if (!eat(',')) return false;
+      ws();
+    }
+  }
+  // One value, any type; p_ after it.
+  bool value() {
+    if (p_ >= t_.size()) return false;
+    const char c = t_[p_];
+    if (c == '"') return string();
+    if (c == '{' || c == '[') return nested();
+    if (c != '-' && (c < '0' || c > '9') && c != 't' && c != 'f' && c != 'n') return false;
+    const std::size_t start = p_;
+    while (p_ < t_.size() && !delimiter(t_[p_])) ++p_;
+    return p_ > start;
+  }
+  bool nested() {
+    char stack[256];
+    std::size_t depth = 0;
+    while (p_ < t_.size()) {
+      const char c = t_[p_];
+      if (c == '"') {
+        if (!string()) return false;
+        continue;
+      }
+      if (c == '{' || c == '[') {
+        if (depth == sizeof stack) return false;
+        stack[depth++] = c == '{' ? '}' : ']';
+      } else if (c == '}' || c == ']') {
+        if (depth == 0 || stack[depth - 1] != c) return false;
+        if (--depth == 0) return ++p_, true;
+      }
+      ++p_;
+    }
+    return false;
+  }
+  bool string() {
+    ++p_;  // the opening quote
+    while (p_ < t_.size()) {
+      const unsigned char c = static_cast<unsigned char>(t_[p_]);
+      if (c == '"') return ++p_, true;
+      if (c == '\\') {
+        p_ += 2;
+        continue;
+      }
+      if (c < 0x20) return false;
+      ++p_;
+    }
+    return false;
+  }
+  static bool delimiter(char c) { return c == ',' || c == '}' || c == ']' || c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+  void ws() {
+    while (p_ < t_.size() && (t_[p_] == ' ' || t_[p_] == '\n' || t_[p_] == '\r' || t_[p_] == '\t')) ++p_;
+  }
+  bool eat(char c) {
+    if (p_ < t_.size() && t_[p_] == c) return ++p_, true;
+    return false;
+  }
+
+  std::string_view t_;
+  const Keep& keep_;
+  std::size_t p_ = 0;
+};
+
 // Reads exactly `n` digits at `p`; advances p.
 bool digits(std::string_view text, std::size_t& p, std::size_t n, int& out) {
   if (p + n > text.size()) return false;
@@ -168,6 +456,16 @@ std::expected<std::vector<Service>, std::string> parse_services(const nlohmann::
 
 std::expected<std::vector<Container>, std::string> parse_containers(const nlohmann::json& j) {
   return parse_array<Container>(j, "containers", parse_container);
+}
+
+std::expected<std::vector<Service>, std::string> parse_services_text(std::string_view text) {
+  return parse_array_text<Service>(text, "services", &kServiceKeep, parse_service);
+}
+
+std::expected<std::vector<Container>, std::string> parse_containers_text(std::string_view text) {
+  if (auto reduced = Reducer(text, kContainerKeep).run())
+    return parse_array_text<Container>(*reduced, "containers", &kContainerKeep, parse_container);
+  return parse_array_text<Container>(text, "containers", &kContainerKeep, parse_container);
 }
 
 std::expected<EngineInfo, std::string> parse_info(const nlohmann::json& j) {

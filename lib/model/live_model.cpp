@@ -47,9 +47,60 @@ void LiveModel::index_latest() {
 
 void LiveModel::set_containers(const std::vector<Container>& containers) {
   containers_.clear();
+  stack_by_id_.clear();
   dying_.clear();  // the list says what each one is now
-  for (const auto& c : containers)
-    if (is_live_container_state(c.state)) containers_[c.id] = c;
+  for (const auto& c : containers) {
+    if (!is_live_container_state(c.state)) continue;
+    if (stack_labels_) stack_by_id_[c.id] = stack_of(c.labels);
+    else containers_[c.id] = c;
+  }
+  recount();
+}
+
+bool LiveModel::set_stack_labels(const std::vector<std::string>& keys) {
+  const bool changed = stack_labels_ && *stack_labels_ != keys;
+  const bool was_counting = stack_labels_.has_value();
+  stack_labels_ = keys;
+  if (!was_counting) {
+    for (const auto& [id, c] : containers_) stack_by_id_[id] = stack_of(c.labels);
+    containers_.clear();
+  }
+  recount();
+  return changed;
+}
+
+std::optional<std::string> LiveModel::stack_of(const Labels& labels) const {
+  // The first of the keys present, as gates.cpp stack_of reads it.
+  for (const auto& key : *stack_labels_)
+    if (auto it = labels.find(key); it != labels.end()) return it->second;
+  return std::nullopt;
+}
+
+void LiveModel::count(const std::optional<std::string>& stack, int delta) {
+  if (!stack) return;
+  if (delta > 0) {
+    ++stack_counts_[*stack];
+  } else if (auto n = stack_counts_.find(*stack); n != stack_counts_.end() && --n->second == 0) {
+    stack_counts_.erase(n);
+  }
+}
+
+void LiveModel::recount() {
+  stack_counts_.clear();
+  for (const auto& [id, stack] : stack_by_id_) count(stack, +1);
+}
+
+bool LiveModel::known(const std::string& id) const {
+  return stack_labels_ ? stack_by_id_.contains(id) : containers_.contains(id);
+}
+
+bool LiveModel::forget(const std::string& id) {
+  if (!stack_labels_) return containers_.erase(id) > 0;
+  auto it = stack_by_id_.find(id);
+  if (it == stack_by_id_.end()) return false;
+  count(it->second, -1);
+  stack_by_id_.erase(it);
+  return true;
 }
 
 std::uint64_t LiveModel::begin_relist() {
@@ -91,7 +142,9 @@ bool LiveModel::apply_inspect(const std::string& id, std::uint64_t ticket, const
   auto it = dying_.find(id);
   if (it == dying_.end() || it->second != ticket) return false;  // a later event decided
   dying_.erase(it);
-  if (!inspected || !is_live_container_state(inspected->state)) return containers_.erase(id) > 0;
+  if (!inspected || !is_live_container_state(inspected->state)) return forget(id);
+  // Restarting: still live. Counted, nothing changes; otherwise its state does.
+  if (stack_labels_) return false;
   auto c = containers_.find(id);
   if (c == containers_.end()) return false;
   const bool changed = c->second.state != inspected->state;
@@ -142,14 +195,22 @@ void LiveModel::apply_container_event(const docker::Event& e, EventEffect& fx) {
   else if (verb == "pause") state = "paused";
   if (state) {
     dying_.erase(e.actor_id);
-    Container& c = containers_[e.actor_id];
-    c.id = e.actor_id;
-    c.state = *state;
-    // Container events carry every container label among the attributes (FACTS);
-    // the few non-label keys (name, image, exitCode) are harmless beside them.
-    c.labels = e.attributes;
-    c.name = attribute(e.attributes, "name");
-    c.image = attribute(e.attributes, "image");
+    if (stack_labels_) {
+      // Its labels may differ from the list's or an earlier event's: count it again.
+      auto [it, added] = stack_by_id_.try_emplace(e.actor_id);
+      if (!added) count(it->second, -1);
+      it->second = stack_of(e.attributes);
+      count(it->second, +1);
+    } else {
+      Container& c = containers_[e.actor_id];
+      c.id = e.actor_id;
+      c.state = *state;
+      // Container events carry every container label among the attributes (FACTS);
+      // the few non-label keys (name, image, exitCode) are harmless beside them.
+      c.labels = e.attributes;
+      c.name = attribute(e.attributes, "name");
+      c.image = attribute(e.attributes, "image");
+    }
     fx.changed = true;
     // create makes the writable layer; start writes logs and the container's files.
     fx.disk_changed = verb == "create" || verb == "start";
@@ -158,7 +219,7 @@ void LiveModel::apply_container_event(const docker::Event& e, EventEffect& fx) {
     // it emits `die` (daemon/monitor.go handleContainerExit: SetRestarting, then the
     // event), so one inspect after the die answers it.
     fx.disk_changed = true;  // a container's writable layer or logs may be gone
-    if (auto it = containers_.find(e.actor_id); it != containers_.end()) {
+    if (known(e.actor_id)) {
       const std::uint64_t ticket = ++container_ticket_;
       dying_[e.actor_id] = ticket;
       fx.inspect = e.actor_id;
@@ -166,7 +227,7 @@ void LiveModel::apply_container_event(const docker::Event& e, EventEffect& fx) {
     }
   } else if (verb == "destroy") {
     dying_.erase(e.actor_id);
-    fx.changed = containers_.erase(e.actor_id) > 0;
+    fx.changed = forget(e.actor_id);
     fx.disk_changed = true;
   } else if (verb == "rename") {
     if (auto it = containers_.find(e.actor_id); it != containers_.end())
@@ -248,8 +309,12 @@ Snapshot LiveModel::snapshot() const {
     s.swarm_state = info_->swarm_local_node_state;
   }
   s.services_error = services_error_;
-  s.containers.reserve(containers_.size());
-  for (const auto& [id, c] : containers_) s.containers.push_back(c);
+  if (stack_labels_) {
+    s.live_container_stacks = stack_counts_;
+  } else {
+    s.containers.reserve(containers_.size());
+    for (const auto& [id, c] : containers_) s.containers.push_back(c);
+  }
   if (services_visible_) {
     s.services_latest = latest_;
     s.services_previous = previous_;

@@ -36,6 +36,11 @@ struct Snapshot {
 
   // Containers in any state the model knows (the runs gate looks at live states only).
   std::vector<Container> containers;
+  // Set by a live model that counts stacks itself (LiveModel::set_stack_labels): each stack
+  // (the first of gates.stack_labels present) and how many live containers carry it,
+  // dying ones included. `containers` is then left empty: copying 10 000 containers per
+  // decision made the cost of one event grow with the host (issue 9, bench/ingest.cpp).
+  std::optional<std::map<std::string, std::size_t>> live_container_stacks;
   // The two latest service observations (SPEC: converged on two consecutive
   // observations at least one second apart). `previous` is cleared by a service event.
   std::optional<ServiceObservation> services_latest;

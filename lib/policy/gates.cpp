@@ -128,6 +128,11 @@ GateVerdict runs_gate(const Snapshot& snap, const Config& config, std::vector<st
     for (const auto& s : snap.services_latest->services) consider(s.labels);
   for (const auto& c : snap.containers)
     if (is_live_container_state(c.state)) consider(c.labels);
+  // Counted by the live model (one entry per stack, not per container: issue 9).
+  if (snap.live_container_stacks)
+    for (const auto& [stack, n] : *snap.live_container_stacks)
+      if (n > 0 && stack.size() <= kMaxMatchedLabelBytes && std::regex_search(stack, config.gates.run_stacks_re))
+        stacks.insert(stack);
   live.assign(stacks.begin(), stacks.end());
   if (live.empty()) {
     v.open = true;

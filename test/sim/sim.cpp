@@ -233,6 +233,7 @@ class Sim {
     d_->state = tl::restore(state_file_, true, now());
     d_->model.set_disk_path("/var/lib/docker");
     d_->heal = cdp::watch::Heal(mono());
+    d_->model.set_stack_labels(config_.gates.stack_labels);  // as Manager's constructor
     read_disk();
     note(fmt::format("daemon #{} starts (state file: {})", inc,
                      state_file_ ? fmt::format("last prune at t={}", clock(mono_ms(state_file_->mono))) : "none"));
@@ -687,6 +688,7 @@ class Sim {
       last_trouble_ = now_;
     } else {
       cdp::LiveModel fresh;
+      fresh.set_stack_labels(config_.gates.stack_labels);  // as Manager::snapshot_of
       fresh.set_connected(true);
       fresh.set_info(lists->info);
       fresh.set_services(lists->services, mono(), fresh.service_generation());

@@ -378,8 +378,8 @@ TEST_CASE("request: a reply over the cap is refused, not buffered") {
   REQUIRE_FALSE(bool(*got));
   CHECK(got->error().kind == Error::Kind::protocol);
   INFO(got->error().message);
-  CHECK(got->error().message.ends_with(": over the 4 MiB reply limit"));
-  CHECK(kMaxReplyBytes == 4u * 1024 * 1024);
+  CHECK(got->error().message.ends_with(": over the 8 MiB reply limit"));
+  CHECK(kMaxReplyBytes == 8u * 1024 * 1024);
 }
 
 TEST_CASE("inspect: restarting, exited and 404") {

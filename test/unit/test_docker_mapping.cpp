@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "docker/client.hpp"
 #include "docker/events.hpp"
 #include "docker/mapping.hpp"
@@ -288,4 +290,102 @@ TEST_CASE("engine_message takes the engine's JSON message") {
   CHECK(engine_message("") == "(no message)");
   auto body = fixture("services-503.json")["body"].dump();
   CHECK(engine_message(body).starts_with("This node is not a swarm manager"));
+}
+
+namespace {
+// Every field the model reads, for comparing the streaming parse with the DOM one.
+std::string describe(const Service& s) {
+  std::string out = s.id + "|" + s.name + "|" + std::to_string(static_cast<int>(s.mode)) + "|" +
+                    s.update_state.value_or("-") + "|" +
+                    (s.updated_at ? std::to_string(s.updated_at->time_since_epoch().count()) : "-") + "|" +
+                    (s.status ? fmt::format("{}/{}/{}", s.status->running, s.status->desired, s.status->completed) : "-") +
+                    "|" + (s.total_completions ? std::to_string(*s.total_completions) : "-");
+  for (const auto& [k, v] : s.labels) out += "|" + k + "=" + v;
+  return out;
+}
+std::string describe(const Container& c) {
+  std::string out = c.id + "|" + c.name + "|" + c.image + "|" + c.state + "|" +
+                    (c.created ? std::to_string(c.created->time_since_epoch().count()) : "-");
+  for (const auto& [k, v] : c.labels) out += "|" + k + "=" + v;
+  return out;
+}
+template <typename T>
+std::string describe(const std::expected<std::vector<T>, std::string>& r) {
+  if (!r) return "error: " + r.error();
+  std::string out;
+  for (const auto& x : *r) out += describe(x) + "\n";
+  return out;
+}
+}  // namespace
+
+TEST_CASE("the streaming list parsers agree with the DOM ones (fixtures and bad inputs)") {
+  // parse_*_text keep only the fields the model reads (issue 9); what they return, and
+  // every error text, must be what the DOM path returns on the same reply.
+  for (const char* name : {"containers-all.json", "containers-live.json"}) {
+    const std::string text = read_fixture(name);
+    const auto streamed = parse_containers_text(text);
+    REQUIRE(streamed);
+    CHECK_FALSE(streamed->empty());
+    CHECK(describe(streamed) == describe(parse_containers(json::parse(text))));
+  }
+  {
+    const std::string text = read_fixture("services.json");
+    const auto streamed = parse_services_text(text);
+    REQUIRE(streamed);
+    CHECK_FALSE(streamed->empty());
+    CHECK(describe(streamed) == describe(parse_services(json::parse(text))));
+  }
+  for (const char* text : {
+           R"({})", R"([1])", R"([{"ID":"a","Spec":{"Name":3}}])", R"([{"ID":"a"}])",
+           R"([{"ID":"a","Spec":{"Name":"n","Labels":{"x":1}}}])",
+           R"([{"ID":"a","Spec":{"Name":"n","Mode":{"Weird":{"x":[1,{"y":2}]}}}}])",
+           R"([{"ID":"a","Spec":{"Name":"n"},"ServiceStatus":{"RunningTasks":-1,"DesiredTasks":1}}])",
+           R"([{"ID":"a","Spec":{"Name":"n"},"UpdatedAt":"yesterday"}])",
+           R"([{"ID":"a","Spec":{"Name":"n"},"ServiceStatus":{"RunningTasks":"1"}}])",
+           R"([{"ID":"a","Spec":{"Name":"n","Labels":null},"UpdateStatus":null}])",
+           R"([{"ID":"a","Spec":{"Name":"n","TaskTemplate":{"ContainerSpec":{"Image":"x","Args":["a",{"b":[]}]}},
+               "Mode":{"ReplicatedJob":{"MaxConcurrent":2,"TotalCompletions":3}}},"Endpoint":{"Ports":[1,2]},
+               "UpdateStatus":{"State":"paused","Message":"m"},"UpdatedAt":"2026-11-26T10:00:00.5Z",
+               "ServiceStatus":{"RunningTasks":1,"DesiredTasks":2,"CompletedTasks":1}},
+              {"Spec":{"Name":"dup","Name":"last"},"ID":"b","ID":"c"}])",
+           R"([])", R"("x")", R"(null)"}) {
+    INFO(text);
+    CHECK(describe(parse_services_text(text)) == describe(parse_services(json::parse(text))));
+  }
+  for (const char* text : {
+           R"([{"Id":"a","State":"running","Created":"now"}])", R"([{"Id":"a","State":1}])",
+           R"([{"Id":"a","State":"running","Names":"x"}])",
+           R"([{"Id":"a","State":"exited","Labels":null,"Names":[]}])",
+           R"([{"Ports":[{"IP":"0.0.0.0","PrivatePort":80}],"Id":"a","Names":["/web.1","/alias"],
+               "Image":"local/busybox:1","State":"running","Created":1795739086,
+               "Labels":{"com.docker.stack.namespace":"s","k":""},
+               "HostConfig":{"NetworkMode":"default"},"NetworkSettings":{"Networks":{"n":{"IPAMConfig":null}}},
+               "Mounts":[]},
+              {"Id":"b","State":"created","Labels":{"x":"y"}}, 7])",
+           R"([[{"Id":"a"}]])", R"({"Id":"a"})", R"(3)",
+           // The fast path (mapping.cpp Reducer) steps over values it does not keep:
+           // escapes, nesting, literals and whitespace in them, a kept key twice (the last
+           // wins), an escaped key (the full pass takes over).
+           " [ {\"Command\" : \"sh -c \\\"echo }]\\\\\\\" \" , \"Id\" :\"a\",\n\t\"State\":\"running\", "
+           "\"X\":[true,false,null,-1.5e3,{\"y\":[[],{}]}], \"Created\" : 12 , \"State\":\"paused\"} ] ",
+           R"([{"Id":"a","State":"running","Labels":{"k":"v \u00e9"},"Ports":[]},{"Id":"b","State":"created"}])",
+           R"([{"Id":"a","State":"running"}])", R"([{"Id":"a","State":"running","Created":1.5}])",
+           R"([{"Id":"a","State":"running","Created":true}])", R"([])", R"( [ ] )"}) {
+    INFO(text);
+    CHECK(describe(parse_containers_text(text)) == describe(parse_containers(json::parse(text))));
+  }
+  SECTION("text that is not JSON is an error, never an exception") {
+    for (const char* text : {"", "[", R"([{"Id":"a","State":"running"})", R"([{"Id":"a","State":"running"}] x)",
+                             "\xff", R"([{"Id":"a","State":"running","Labels":{"k":"v"}},{"Id":)",
+                             R"([{"Id":"a","State":"running","X":[}]}])", R"([{"Id":"a","State":"running","X":"a)",
+                             R"([{"Id":"a","State":"running"},])", R"([{"Id":"a","State":"running",}])",
+                             R"([{"Id":"a","State":"running","Labels":{"k":tru}}])"}) {
+      INFO(text);
+      auto c = parse_containers_text(text);
+      REQUIRE_FALSE(c);
+      CHECK(c.error() == "reply is not JSON");
+      CHECK_FALSE(parse_services_text(text));
+    }
+    CHECK(parse_containers_text("{}").error() == "containers reply is not a JSON array");
+  }
 }

@@ -498,3 +498,30 @@ TEST_CASE("label values over 1 KiB never reach the regex and do not match", "[ga
   s.containers = {container("over", "running", {{"com.docker.stack.namespace", std::string(1025, 'a')}})};
   CHECK(gate(s, c, GateId::runs).open);
 }
+
+TEST_CASE("runs gate reads the live model's per-stack counts like the containers they count", "[gates][runs]") {
+  // LiveModel::set_stack_labels: the snapshot carries {stack: live containers} instead of
+  // every container (issue 9); the verdict must be what the containers would give.
+  auto s = open_snapshot();
+  auto c = config();
+  s.live_container_stacks = std::map<std::string, std::size_t>{{"not-a-run", 3}};
+  CHECK(gate(s, c, GateId::runs).open);
+  s.live_container_stacks->emplace(kRun, 1);
+  auto r = evaluate_gates(s, c, t0());
+  CHECK_FALSE(r.gate(GateId::runs).open);
+  CHECK(r.live_run_stacks == std::vector<std::string>{kRun});
+  CHECK(r.gate(GateId::runs).reason == "run stack " + kRun + " live");
+  // The same stack from a container and from a count is one stack.
+  s.containers = {container("x", "running", {{"com.docker.stack.namespace", kRun}})};
+  CHECK(evaluate_gates(s, c, t0()).live_run_stacks == std::vector<std::string>{kRun});
+  s.containers.clear();
+  (*s.live_container_stacks)[kRun] = 0;  // no live container left
+  CHECK(gate(s, c, GateId::runs).open);
+  // Over 1 KiB never reaches the regex, as for labels.
+  c.gates.run_stacks = ".*";
+  c.gates.run_stacks_re = std::regex(c.gates.run_stacks, std::regex::ECMAScript);
+  s.live_container_stacks = std::map<std::string, std::size_t>{{std::string(1025, 'a'), 1}};
+  CHECK(gate(s, c, GateId::runs).open);
+  s.live_container_stacks = std::map<std::string, std::size_t>{{std::string(1024, 'a'), 1}};
+  CHECK_FALSE(gate(s, c, GateId::runs).open);
+}

@@ -391,3 +391,151 @@ TEST_CASE("live model: swarm role and a manager's failed /services reach the sna
   CHECK(m.snapshot().swarm_role == SwarmRole::unknown);
   CHECK(gates(m, m0 + 2s).gate(GateId::runs).reason == "swarm is locked on this node: its services are unknown");
 }
+
+namespace {
+// The per-stack counts a model without stack labels implies: its snapshot's live
+// containers counted by gates.cpp's stack_of (the first of the default stack labels).
+std::map<std::string, std::size_t> counted(const LiveModel& plain) {
+  std::map<std::string, std::size_t> out;
+  for (const auto& c : plain.snapshot().containers)
+    if (is_live_container_state(c.state))
+      if (auto stack = stack_of(c.labels, Config{})) ++out[*stack];
+  return out;
+}
+
+// The same inputs to a counting model and to a plain one; after each step the counts must
+// equal what the plain model's containers imply, and the gates must agree.
+struct Twins {
+  LiveModel counting, plain;
+  Twins() { REQUIRE_FALSE(counting.set_stack_labels(Config{}.gates.stack_labels)); }
+  template <typename F>
+  void both(F f) {
+    f(counting);
+    f(plain);
+    check();
+  }
+  void check() const {
+    REQUIRE(counting.snapshot().live_container_stacks);
+    CHECK(*counting.snapshot().live_container_stacks == counted(plain));
+    CHECK(counting.snapshot().containers.empty());
+    CHECK(gates(counting, t0).live_run_stacks == gates(plain, t0).live_run_stacks);
+    CHECK(gates(counting, t0).gate(GateId::runs).reason == gates(plain, t0).gate(GateId::runs).reason);
+  }
+  const std::map<std::string, std::size_t>& counts() const { return counting.stack_counts(); }
+};
+
+const std::string kOther = "abcd-1a2b3c_other";
+Labels stack_attrs(const std::string& stack) {
+  return {{"com.docker.stack.namespace", stack}, {"name", "web.1"}, {"image", "local/busybox:1"},
+          {"com.docker.swarm.service.id", "svc1"}, {"com.docker.swarm.task.id", "t1"}, {"exitCode", "0"}};
+}
+}  // namespace
+
+TEST_CASE("live model: stack counts follow lists, events, dying containers and inspects") {
+  Twins t;
+  t.both([](LiveModel& m) {
+    m.set_connected(true);
+    m.set_containers({container("a", "running", kStack), container("b", "exited", kStack),
+                      container("c", "created", kOther), container("d", "paused", kStack), container("e", "running")});
+    m.mark_synced();
+  });
+  CHECK(t.counts() == std::map<std::string, std::size_t>{{kStack, 2}, {kOther, 1}});
+  CHECK_FALSE(gates(t.counting, t0).gate(GateId::runs).open);
+
+  SECTION("create/start/destroy; a repeated start counts once") {
+    t.both([](LiveModel& m) { m.apply_event(event("container", "create", "x", stack_attrs(kOther))); });
+    t.both([](LiveModel& m) { m.apply_event(event("container", "start", "x", stack_attrs(kOther))); });
+    t.both([](LiveModel& m) { m.apply_event(event("container", "start", "x", stack_attrs(kOther))); });
+    CHECK(t.counts().at(kOther) == 2);
+    t.both([](LiveModel& m) { m.apply_event(event("container", "destroy", "x")); });
+    t.both([](LiveModel& m) { m.apply_event(event("container", "destroy", "x")); });  // twice: no underflow
+    CHECK(t.counts().at(kOther) == 1);
+    t.both([](LiveModel& m) { m.apply_event(event("container", "destroy", "c")); });
+    CHECK_FALSE(t.counts().contains(kOther));
+  }
+  SECTION("a container whose labels change between events moves to its new stack") {
+    t.both([](LiveModel& m) { m.apply_event(event("container", "start", "e", stack_attrs(kStack))); });
+    CHECK(t.counts().at(kStack) == 3);
+    t.both([](LiveModel& m) { m.apply_event(event("container", "start", "e", stack_attrs(kOther))); });
+    CHECK(t.counts().at(kStack) == 2);
+    CHECK(t.counts().at(kOther) == 2);
+  }
+  SECTION("a dying container counts until Docker says it is gone; restart keeps it counted") {
+    std::uint64_t ticket = 0;
+    t.both([&](LiveModel& m) { ticket = m.apply_event(event("container", "die", "a", stack_attrs(kStack))).inspect_ticket; });
+    CHECK(t.counts().at(kStack) == 2);  // dying: still live (SPEC)
+    CHECK_FALSE(gates(t.counting, t0).gate(GateId::runs).open);
+    t.both([&](LiveModel& m) { m.apply_inspect("a", ticket, container("a", "restarting", kStack)); });
+    CHECK(t.counts().at(kStack) == 2);
+    t.both([&](LiveModel& m) { m.apply_event(event("container", "restart", "a", stack_attrs(kStack))); });
+    t.both([&](LiveModel& m) { ticket = m.apply_event(event("container", "die", "a", stack_attrs(kStack))).inspect_ticket; });
+    t.both([&](LiveModel& m) { ticket = m.apply_event(event("container", "die", "d", stack_attrs(kStack))).inspect_ticket; });
+    CHECK(t.counts().at(kStack) == 2);
+    t.both([&](LiveModel& m) { m.apply_inspect("d", ticket, container("d", "exited", kStack)); });
+    CHECK(t.counts().at(kStack) == 1);
+    t.both([&](LiveModel& m) { m.apply_inspect("d", ticket, container("d", "exited", kStack)); });  // stale
+    CHECK(t.counts().at(kStack) == 1);
+    // The last run container: its 404 opens the runs gate.
+    const std::uint64_t first = [&] {
+      std::uint64_t k = 0;
+      t.both([&](LiveModel& m) { k = m.apply_event(event("container", "die", "a", stack_attrs(kStack))).inspect_ticket; });
+      return k;
+    }();
+    t.both([&](LiveModel& m) { m.apply_inspect("a", first, std::nullopt); });
+    CHECK_FALSE(t.counts().contains(kStack));
+    CHECK(gates(t.counting, t0).gate(GateId::runs).open);
+  }
+  SECTION("a heal re-list replays the events on the list") {
+    std::uint64_t ticket = 0;
+    std::optional<std::vector<InspectRequest>> inspect;
+    t.both([&](LiveModel& m) { ticket = m.begin_relist(); });
+    t.both([](LiveModel& m) { m.apply_event(event("container", "create", "y", stack_attrs(kOther))); });
+    t.both([](LiveModel& m) { m.apply_event(event("container", "destroy", "c")); });
+    t.both([](LiveModel& m) { m.apply_event(event("container", "die", "a")); });
+    // The list predates all three: it still shows c and a running, not y.
+    t.both([&](LiveModel& m) {
+      inspect = m.finish_relist(ticket, {container("a", "running", kStack), container("c", "created", kOther),
+                                         container("f", "running", kStack)});
+    });
+    REQUIRE(inspect);
+    REQUIRE(inspect->size() == 1);
+    CHECK(t.counts() == std::map<std::string, std::size_t>{{kStack, 2}, {kOther, 1}});
+    const auto req = (*inspect)[0];
+    t.both([&](LiveModel& m) { m.apply_inspect(req.id, req.ticket, std::nullopt); });
+    CHECK(t.counts() == std::map<std::string, std::size_t>{{kStack, 1}, {kOther, 1}});
+  }
+  SECTION("a plain list replaces the counts") {
+    t.both([](LiveModel& m) { m.set_containers({container("z", "restarting", kOther)}); });
+    CHECK(t.counts() == std::map<std::string, std::size_t>{{kOther, 1}});
+    t.both([](LiveModel& m) { m.set_containers({}); });
+    CHECK(t.counts().empty());
+    CHECK(gates(t.counting, t0).gate(GateId::runs).open);
+  }
+}
+
+TEST_CASE("live model: with stack labels a container keeps only its stack label") {
+  LiveModel m;
+  m.set_stack_labels({"com.docker.stack.namespace", "ci.stack"});
+  m.set_connected(true);
+  m.apply_event(event("container", "start", "x", stack_attrs(kStack)));
+  Container c = container("y", "running");
+  c.labels = {{"ci.stack", "s2"}, {"com.docker.stack.namespace", "s1"}, {"other", "v"}};
+  m.set_containers({c});
+  m.apply_event(event("container", "start", "x", stack_attrs(kStack)));
+  // The first key present names the stack, as gates.cpp stack_of does.
+  CHECK(m.stack_counts() == std::map<std::string, std::size_t>{{kStack, 1}, {"s1", 1}});
+  // The task's service id (read from the event, not the kept container) still marks the
+  // observation pair stale.
+  REQUIRE(m.set_services(std::vector<Service>{service("svc1", 1, 1)}, t0, m.service_generation()));
+  REQUIRE(m.set_services(std::vector<Service>{service("svc1", 1, 1)}, t0 + 1s, m.service_generation()));
+  REQUIRE(m.snapshot().services_previous);
+  m.apply_event(event("container", "die", "x", stack_attrs(kStack)));
+  CHECK_FALSE(m.snapshot().services_previous);
+  // Other keys: the model says the containers must be listed again (labels were dropped).
+  CHECK_FALSE(m.set_stack_labels({"com.docker.stack.namespace", "ci.stack"}));
+  CHECK(m.set_stack_labels({"ci.stack"}));
+  // y kept only its stack by the old keys (s1): ci.stack is unknown until that re-list.
+  CHECK(m.stack_counts() == std::map<std::string, std::size_t>{{kStack, 1}, {"s1", 1}});
+  m.set_containers({c});
+  CHECK(m.stack_counts() == std::map<std::string, std::size_t>{{"s2", 1}});
+}
