@@ -27,6 +27,10 @@ CONFIG = "/etc/ci-docker-prune/config.json"
 pytestmark = [
     pytest.mark.skipif(_why_not_runnable() is not None, reason=str(_why_not_runnable())),
     pytest.mark.skipif(shutil.which("dpkg-buildpackage") is None, reason="dpkg-dev not installed"),
+    # The first test pays for the session fixture `debs`: two package builds, cold after a
+    # source change (seen: over pytest.ini's 300 s on a loaded 2-core host). Each build has
+    # its own 1800 s limit below; the module's limit covers them both.
+    pytest.mark.timeout(3900),
 ]
 
 STANDIN_DOCKER = """[Unit]

@@ -507,13 +507,13 @@ TEST_CASE("runs gate reads the live model's per-stack counts like the containers
   s.live_container_stacks = std::map<std::string, std::size_t>{{"not-a-run", 3}};
   CHECK(gate(s, c, GateId::runs).open);
   s.live_container_stacks->emplace(kRun, 1);
-  auto r = evaluate_gates(s, c, t0());
+  auto r = evaluate_gates(s, c, at(t0()));
   CHECK_FALSE(r.gate(GateId::runs).open);
   CHECK(r.live_run_stacks == std::vector<std::string>{kRun});
   CHECK(r.gate(GateId::runs).reason == "run stack " + kRun + " live");
   // The same stack from a container and from a count is one stack.
   s.containers = {container("x", "running", {{"com.docker.stack.namespace", kRun}})};
-  CHECK(evaluate_gates(s, c, t0()).live_run_stacks == std::vector<std::string>{kRun});
+  CHECK(evaluate_gates(s, c, at(t0())).live_run_stacks == std::vector<std::string>{kRun});
   s.containers.clear();
   (*s.live_container_stacks)[kRun] = 0;  // no live container left
   CHECK(gate(s, c, GateId::runs).open);

@@ -418,8 +418,8 @@ struct Twins {
     REQUIRE(counting.snapshot().live_container_stacks);
     CHECK(*counting.snapshot().live_container_stacks == counted(plain));
     CHECK(counting.snapshot().containers.empty());
-    CHECK(gates(counting, t0).live_run_stacks == gates(plain, t0).live_run_stacks);
-    CHECK(gates(counting, t0).gate(GateId::runs).reason == gates(plain, t0).gate(GateId::runs).reason);
+    CHECK(gates(counting, m0).live_run_stacks == gates(plain, m0).live_run_stacks);
+    CHECK(gates(counting, m0).gate(GateId::runs).reason == gates(plain, m0).gate(GateId::runs).reason);
   }
   const std::map<std::string, std::size_t>& counts() const { return counting.stack_counts(); }
 };
@@ -440,7 +440,7 @@ TEST_CASE("live model: stack counts follow lists, events, dying containers and i
     m.mark_synced();
   });
   CHECK(t.counts() == std::map<std::string, std::size_t>{{kStack, 2}, {kOther, 1}});
-  CHECK_FALSE(gates(t.counting, t0).gate(GateId::runs).open);
+  CHECK_FALSE(gates(t.counting, m0).gate(GateId::runs).open);
 
   SECTION("create/start/destroy; a repeated start counts once") {
     t.both([](LiveModel& m) { m.apply_event(event("container", "create", "x", stack_attrs(kOther))); });
@@ -464,7 +464,7 @@ TEST_CASE("live model: stack counts follow lists, events, dying containers and i
     std::uint64_t ticket = 0;
     t.both([&](LiveModel& m) { ticket = m.apply_event(event("container", "die", "a", stack_attrs(kStack))).inspect_ticket; });
     CHECK(t.counts().at(kStack) == 2);  // dying: still live (SPEC)
-    CHECK_FALSE(gates(t.counting, t0).gate(GateId::runs).open);
+    CHECK_FALSE(gates(t.counting, m0).gate(GateId::runs).open);
     t.both([&](LiveModel& m) { m.apply_inspect("a", ticket, container("a", "restarting", kStack)); });
     CHECK(t.counts().at(kStack) == 2);
     t.both([&](LiveModel& m) { m.apply_event(event("container", "restart", "a", stack_attrs(kStack))); });
@@ -483,7 +483,7 @@ TEST_CASE("live model: stack counts follow lists, events, dying containers and i
     }();
     t.both([&](LiveModel& m) { m.apply_inspect("a", first, std::nullopt); });
     CHECK_FALSE(t.counts().contains(kStack));
-    CHECK(gates(t.counting, t0).gate(GateId::runs).open);
+    CHECK(gates(t.counting, m0).gate(GateId::runs).open);
   }
   SECTION("a heal re-list replays the events on the list") {
     std::uint64_t ticket = 0;
@@ -509,7 +509,7 @@ TEST_CASE("live model: stack counts follow lists, events, dying containers and i
     CHECK(t.counts() == std::map<std::string, std::size_t>{{kOther, 1}});
     t.both([](LiveModel& m) { m.set_containers({}); });
     CHECK(t.counts().empty());
-    CHECK(gates(t.counting, t0).gate(GateId::runs).open);
+    CHECK(gates(t.counting, m0).gate(GateId::runs).open);
   }
 }
 
@@ -526,8 +526,8 @@ TEST_CASE("live model: with stack labels a container keeps only its stack label"
   CHECK(m.stack_counts() == std::map<std::string, std::size_t>{{kStack, 1}, {"s1", 1}});
   // The task's service id (read from the event, not the kept container) still marks the
   // observation pair stale.
-  REQUIRE(m.set_services(std::vector<Service>{service("svc1", 1, 1)}, t0, m.service_generation()));
-  REQUIRE(m.set_services(std::vector<Service>{service("svc1", 1, 1)}, t0 + 1s, m.service_generation()));
+  REQUIRE(m.set_services(std::vector<Service>{service("svc1", 1, 1)}, m0, m.service_generation()));
+  REQUIRE(m.set_services(std::vector<Service>{service("svc1", 1, 1)}, m0 + 1s, m.service_generation()));
   REQUIRE(m.snapshot().services_previous);
   m.apply_event(event("container", "die", "x", stack_attrs(kStack)));
   CHECK_FALSE(m.snapshot().services_previous);
