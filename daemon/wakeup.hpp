@@ -5,7 +5,7 @@
 #include <chrono>
 #include <optional>
 
-#include "docker/net.hpp"
+#include "util/net.hpp"
 
 namespace cdp {
 

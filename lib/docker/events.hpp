@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "docker/error.hpp"
-#include "docker/net.hpp"
+#include "util/net.hpp"
 #include "model/event.hpp"
 #include "model/types.hpp"
 

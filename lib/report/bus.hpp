@@ -22,7 +22,7 @@
 #include <tuple>
 #include <vector>
 
-#include "docker/net.hpp"
+#include "util/net.hpp"
 
 namespace cdp {
 

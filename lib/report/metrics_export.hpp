@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "config/config.hpp"
-#include "docker/net.hpp"
+#include "util/net.hpp"
 #include "report/metrics.hpp"
 #include "report/metrics_listener.hpp"
 

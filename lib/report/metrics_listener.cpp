@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "docker/net.hpp"  // Beast: the listener speaks HTTP itself
+
 namespace cdp {
 
 namespace {

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "config/config.hpp"
-#include "docker/net.hpp"
+#include "util/net.hpp"
 
 namespace cdp {
 

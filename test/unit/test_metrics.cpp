@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "docker/net.hpp"  // Beast: the tests speak HTTP to the listener
 #include "prune/executor.hpp"
 #include "report/metrics.hpp"
 #include "report/metrics_export.hpp"
