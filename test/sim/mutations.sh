@@ -35,7 +35,7 @@ run() { "$scratch/build/sim" --first 1 --count "$count" "$@" 2>&1 | grep -m1 '^F
 
 # name | file | perl substitution (must change exactly one line) | sim arguments [| guarded: why]
 mutations=(
-  "skip the confirming list|lib/policy/timeline.cpp|s/^(\s*)Snapshot fresh = fresh_in;/\$1Snapshot fresh = snap_;/|--steps 120"
+  "skip the confirming list|lib/policy/timeline.cpp|s/^(\s*)Snapshot fresh = fresh_in;/\$1Snapshot fresh = snap_; (void)fresh_in;/|--steps 120"
   # A 503 from /services read as "a worker, no services here" (what the code did before
   # the swarm-role handling of branch safety), in its two places: a locked node's role,
   # and a manager's failing /services.
