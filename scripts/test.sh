@@ -30,6 +30,9 @@ command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 step "build (RelWithDebInfo) in build/"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null || die "cmake configure failed"
 cmake --build build -j"$jobs" || die "build failed"
+# The benchmarks are not in `all` (bench/run.py builds them on demand); build them here so
+# an interface change cannot leave them broken unseen (it did once: bench/lists.cpp).
+cmake --build build -j"$jobs" --target bench-ingest bench-lists || die "benchmark build failed"
 
 step "build unit tests with AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCDP_SANITIZE=ON "${launcher[@]}" >/dev/null \
