@@ -57,6 +57,12 @@ class Daemon:
         self.err = open(work / "stderr", "wb")
         env = {k: v for k, v in os.environ.items() if k not in ("JOURNAL_STREAM", "WATCHDOG_USEC", "DOCKER_HOST")}
         env["NOTIFY_SOCKET"] = self.notify_path
+        # Its own state file and lock: the defaults are the host's (/var/lib/ci-docker-prune,
+        # /run/ci-docker-prune), and a cooldown persisted by one run would hold the next
+        # (seen: the second prune-latency run waited out the first one's 15 min cooldown).
+        for var, sub in (("STATE_DIRECTORY", "state"), ("RUNTIME_DIRECTORY", "run")):
+            (work / sub).mkdir(exist_ok=True)
+            env[var] = str(work / sub)
         self.proc = subprocess.Popen([binary, "daemon", "-c", str(work / "c.json")], env=env,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.err)
 
