@@ -474,4 +474,11 @@ def _private_state_directory(tmp_path, monkeypatch):
     same state passes the same directory on purpose."""
     state = tmp_path / "state"
     monkeypatch.setenv("STATE_DIRECTORY", str(state))
+    # And its own one-daemon lock folder: the default, /run/ci-docker-prune, is the host's,
+    # so a ci-docker-prune daemon running on the CI host (or a benchmark beside the suite:
+    # seen, test_cli's bad-config daemon exited 1 "another daemon holds the lock") would
+    # fail every daemon test. Tests that share a lock folder on purpose pass their own.
+    run = tmp_path / "run-default"
+    run.mkdir(exist_ok=True)
+    monkeypatch.setenv("RUNTIME_DIRECTORY", str(run))
     return state
