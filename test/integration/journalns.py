@@ -18,6 +18,13 @@ JOURNALD = "/lib/systemd/systemd-journald"
 CONF = "[Journal]\nStorage=volatile\nReadKMsg=no\nRateLimitIntervalSec=0\nForwardToSyslog=no\nForwardToWall=no\n"
 
 
+
+def journald_env():
+    """The environment without the daemon's RUNTIME_DIRECTORY/STATE_DIRECTORY (conftest sets
+    them for every test): journald takes RUNTIME_DIRECTORY as its own and then never makes
+    /run/systemd/journal/stdout (seen: every journal test timed out)."""
+    return {k: v for k, v in os.environ.items() if k not in ("RUNTIME_DIRECTORY", "STATE_DIRECTORY")}
+
 class JournalNamespace:
     def __init__(self):
         self.proc = None
@@ -31,7 +38,7 @@ class JournalNamespace:
         # /proc/<pid>/root shows that namespace's view of the filesystem.
         self.proc = subprocess.Popen(
             ["unshare", "-m", "--propagation", "private", sys.executable, os.path.abspath(__file__), "journald"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=journald_env())
         stdout_sock = f"/proc/{self.proc.pid}/root/run/systemd/journal/stdout"
         deadline = time.monotonic() + timeout
         while not os.path.exists(stdout_sock):

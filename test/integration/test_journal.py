@@ -44,7 +44,9 @@ def test_records_go_natively_to_the_journal(unit_tests, tmp_path):
         pytest.skip("needs root, systemd-journald and unshare")
     if not Path("/etc/systemd/journald.conf").exists():
         pytest.skip("needs /etc/systemd/journald.conf to bind-mount over")
-    env = dict(os.environ, T=str(tmp_path), UNIT_TESTS=str(unit_tests))
+    # Not the daemon's RUNTIME_DIRECTORY (conftest): journald would take it as its own.
+    env = {k: v for k, v in os.environ.items() if k not in ("RUNTIME_DIRECTORY", "STATE_DIRECTORY")}
+    env.update(T=str(tmp_path), UNIT_TESTS=str(unit_tests))
     p = subprocess.run(["unshare", "-m", "sh", "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=120)
     stdout = (tmp_path / "stdout").read_text() if (tmp_path / "stdout").exists() else ""
     assert p.returncode == 0, (p.stdout, p.stderr, stdout)
