@@ -6,7 +6,7 @@
 # conflicts with them and may remove the running engine (issue 12).
 set -euo pipefail
 
-build_pkgs=(build-essential cmake pkg-config ccache libboost-dev nlohmann-json3-dev libspdlog-dev
+build_pkgs=(build-essential cmake ninja-build pkg-config ccache libboost-dev nlohmann-json3-dev libspdlog-dev
             libfmt-dev libsystemd-dev catch2 prometheus-cpp-dev)
 run_pkgs=(busybox-static iproute2 util-linux python3)
 # Any dockerd on PATH (docker.io, docker-ce, a static binary in /usr/local/bin) will do.

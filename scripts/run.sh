@@ -12,6 +12,9 @@ root=$(pwd)
 [ "$(id -u)" -eq 0 ] || { echo "run.sh: run as root (apt-get, and the private engine needs it)" >&2; exit 1; }
 bash scripts/install-deps.sh run
 
+# Ninja, for a new build folder (an existing one keeps its generator): it starts a room's
+# files before the rooms below it are archived, where make waits (issue 9, build time).
+command -v ninja >/dev/null && export CMAKE_GENERATOR=${CMAKE_GENERATOR:-Ninja}
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null

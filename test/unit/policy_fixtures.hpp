@@ -11,6 +11,9 @@ namespace cdp::testfx {
 
 using namespace std::chrono_literals;
 
+// A run stack's name, as gates.run_stacks matches it by default.
+inline const std::string kRun = "abcd-1a2b3c_ci_commoninternet_net";
+
 // A fixed "now": tests move time explicitly.
 inline TimePoint t0() { return TimePoint{} + std::chrono::hours(24 * 365 * 56); }
 // The monotonic clock at t0() (service observations are stamped on it).

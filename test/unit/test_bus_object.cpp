@@ -17,7 +17,9 @@
 #include <set>
 #include <thread>
 
+#include "fixtures_dir.hpp"
 #include "report/bus.hpp"
+#include "run_client.hpp"
 
 namespace {
 using namespace cdp;
@@ -32,7 +34,7 @@ struct PrivateBus {
   PrivateBus() {
     char tmpl[] = "/tmp/cdp-bus-XXXXXX";
     dir = mkdtemp(tmpl);
-    const std::string script = std::string(CDP_FIXTURES_DIR) + "/../../scripts/private-dbus.sh";
+    const std::string script = cdp::testfx::fixtures_dir() + "/../../scripts/private-dbus.sh";
     int fds[2];
     REQUIRE(pipe(fds) == 0);
     pid = fork();
@@ -88,19 +90,7 @@ sd_bus* client() {
   return b;
 }
 
-// Runs `body` on a client thread while the io_context runs the Bus; stops when it returns.
-template <typename F>
-auto run_client(asio::io_context& io, F body) {
-  auto fut = std::async(std::launch::async, [&io, body] {
-    auto r = body();
-    asio::post(io, [&io] { io.stop(); });
-    return r;
-  });
-  io.run_for(std::chrono::seconds(30));
-  // The client posts stop just before returning: give it a moment to finish returning.
-  REQUIRE(fut.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
-  return fut.get();
-}
+using cdp::testfx::run_client;
 
 }  // namespace
 

@@ -7,28 +7,17 @@
 #include <unistd.h>
 
 #include "config/config.hpp"
+#include "config_fixtures.hpp"
+#include "fixtures_dir.hpp"
 
 using namespace std::chrono_literals;
 using cdp::Config;
 using cdp::parse_config;
 using nlohmann::json;
 
-namespace {
-const std::string kFile = "/etc/cdp.json";
-
-Config ok(const std::string& text, std::optional<std::string> env = std::nullopt) {
-  auto c = parse_config(text, kFile, env);
-  if (!c) FAIL(c.error().message);
-  return *c;
-}
-
-std::string err(const std::string& text, std::optional<std::string> env = std::nullopt) {
-  auto c = parse_config(text, kFile, env);
-  REQUIRE_FALSE(c.has_value());
-  CHECK(c.error().message.find('\n') == std::string::npos);  // one line for stderr
-  return c.error().message;
-}
-}  // namespace
+using cdp::testfx::err;
+using cdp::testfx::kConfigFile;
+using cdp::testfx::ok;
 
 TEST_CASE("an empty object gives the built-in defaults") {
   Config c = ok("{}");
@@ -55,7 +44,7 @@ TEST_CASE("an empty object gives the built-in defaults") {
 }
 
 TEST_CASE("the shipped config/config.json is exactly the built-in defaults") {
-  std::ifstream in(CDP_FIXTURES_DIR "/../../config/config.json");
+  std::ifstream in(cdp::testfx::fixtures_dir() + "/../../config/config.json");
   REQUIRE(in.good());
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   Config shipped = ok(text);
@@ -126,7 +115,7 @@ TEST_CASE("DOCKER_HOST fills docker.host only when the file has none") {
   // A file that names the host overrides even an unusable DOCKER_HOST.
   CHECK(ok(R"({"docker": {"host": "unix:///a.sock"}})", "tcp://10.0.0.1:2375").docker.host == "unix:///a.sock");
   auto e = err("{}", "tcp://10.0.0.1:2375");
-  CHECK_THAT(e, Catch::StartsWith(kFile + ": docker.host: ") && Catch::Contains("DOCKER_HOST") &&
+  CHECK_THAT(e, Catch::StartsWith(kConfigFile + ": docker.host: ") && Catch::Contains("DOCKER_HOST") &&
                     Catch::Contains("tcp://10.0.0.1:2375"));
 }
 
@@ -186,20 +175,20 @@ TEST_CASE("rejected values name the file and the key") {
   for (const auto& c : cases) {
     INFO(c.text);
     auto e = err(c.text);
-    CHECK_THAT(e, Catch::StartsWith(kFile + ": " + c.prefix + ": ") && Catch::Contains(c.contains));
+    CHECK_THAT(e, Catch::StartsWith(kConfigFile + ": " + c.prefix + ": ") && Catch::Contains(c.contains));
   }
 }
 
 TEST_CASE("JSON syntax errors carry line:column") {
-  CHECK_THAT(err("{\n  \"disk\": {\n    \"path\": nul\n  }\n}"), Catch::StartsWith(kFile + ":3:"));
-  CHECK_THAT(err("{\n  \"a\": 1,\n}"), Catch::StartsWith(kFile + ":3:1: ") && Catch::Contains("syntax error"));
-  CHECK_THAT(err("{\"a\" 1}"), Catch::StartsWith(kFile + ":1:6: "));
-  CHECK_THAT(err(""), Catch::StartsWith(kFile + ":1:1: ") && !Catch::Contains("[json.exception"));
-  CHECK_THAT(err("{} x"), Catch::StartsWith(kFile + ":1:4: "));
-  CHECK_THAT(err("{\"log\": {\"level\": \"info\"\n"), Catch::StartsWith(kFile + ":2:"));
-  CHECK(err(R"({"disk": {"inode_threshold_percent": 1e400}})") == kFile + ": number overflow parsing '1e400'");
+  CHECK_THAT(err("{\n  \"disk\": {\n    \"path\": nul\n  }\n}"), Catch::StartsWith(kConfigFile + ":3:"));
+  CHECK_THAT(err("{\n  \"a\": 1,\n}"), Catch::StartsWith(kConfigFile + ":3:1: ") && Catch::Contains("syntax error"));
+  CHECK_THAT(err("{\"a\" 1}"), Catch::StartsWith(kConfigFile + ":1:6: "));
+  CHECK_THAT(err(""), Catch::StartsWith(kConfigFile + ":1:1: ") && !Catch::Contains("[json.exception"));
+  CHECK_THAT(err("{} x"), Catch::StartsWith(kConfigFile + ":1:4: "));
+  CHECK_THAT(err("{\"log\": {\"level\": \"info\"\n"), Catch::StartsWith(kConfigFile + ":2:"));
+  CHECK(err(R"({"disk": {"inode_threshold_percent": 1e400}})") == kConfigFile + ": number overflow parsing '1e400'");
   // Control characters from the document must not break the single line.
-  CHECK_THAT(err("{\"a\": \"x\ny\"}"), Catch::StartsWith(kFile + ":1:"));
+  CHECK_THAT(err("{\"a\": \"x\ny\"}"), Catch::StartsWith(kConfigFile + ":1:"));
 }
 
 TEST_CASE("parse_log_level and to_string round-trip") {

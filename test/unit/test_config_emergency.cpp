@@ -3,28 +3,16 @@
 #include <catch2/catch.hpp>
 
 #include "config/config.hpp"
+#include "config_fixtures.hpp"
 
 using namespace std::chrono_literals;
 using cdp::Config;
 using cdp::parse_config;
 using nlohmann::json;
 
-namespace {
-const std::string kFile = "/etc/cdp.json";
-
-Config ok(const std::string& text) {
-  auto c = parse_config(text, kFile, std::nullopt);
-  if (!c) FAIL(c.error().message);
-  return *c;
-}
-
-std::string err(const std::string& text) {
-  auto c = parse_config(text, kFile, std::nullopt);
-  REQUIRE_FALSE(c.has_value());
-  CHECK(c.error().message.find('\n') == std::string::npos);
-  return c.error().message;
-}
-}  // namespace
+using cdp::testfx::err;
+using cdp::testfx::kConfigFile;
+using cdp::testfx::ok;
 
 TEST_CASE("emergency: defaults are off, 95/85, no keep, 6h, 20 images", "[config][emergency]") {
   const Config c = ok("{}");
@@ -89,6 +77,6 @@ TEST_CASE("emergency: rejected values name the key", "[config][emergency]") {
   };
   for (const auto& c : cases) {
     INFO(c.text);
-    CHECK_THAT(err(c.text), Catch::StartsWith(kFile + ": " + c.key + ": ") && Catch::Contains(c.contains));
+    CHECK_THAT(err(c.text), Catch::StartsWith(kConfigFile + ": " + c.key + ": ") && Catch::Contains(c.contains));
   }
 }

@@ -3,27 +3,15 @@
 #include <catch2/catch.hpp>
 
 #include "config/config.hpp"
+#include "config_fixtures.hpp"
 
 using cdp::Config;
 using cdp::parse_config;
 using nlohmann::json;
 
-namespace {
-const std::string kFile = "/etc/cdp.json";
-
-Config ok(const std::string& text) {
-  auto c = parse_config(text, kFile, std::nullopt);
-  if (!c) FAIL(c.error().message);
-  return *c;
-}
-
-std::string err(const std::string& text) {
-  auto c = parse_config(text, kFile, std::nullopt);
-  REQUIRE_FALSE(c.has_value());
-  CHECK(c.error().message.find('\n') == std::string::npos);
-  return c.error().message;
-}
-}  // namespace
+using cdp::testfx::err;
+using cdp::testfx::kConfigFile;
+using cdp::testfx::ok;
 
 TEST_CASE("metrics are off by default and render as null") {
   Config c = ok("{}");
@@ -99,7 +87,7 @@ TEST_CASE("rejected metrics values name the file and the key") {
   for (const auto& c : cases) {
     INFO(c.text);
     auto e = err(c.text);
-    CHECK_THAT(e, Catch::StartsWith(kFile + ": " + c.key + ": ") && Catch::Contains(c.contains));
+    CHECK_THAT(e, Catch::StartsWith(kConfigFile + ": " + c.key + ": ") && Catch::Contains(c.contains));
   }
   const std::string long_path = "unix:/" + std::string(110, 'a');
   CHECK_THAT(err(R"({"metrics": {"listen": ")" + long_path + "\"}}"), Catch::Contains("longer than 107 bytes"));

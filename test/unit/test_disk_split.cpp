@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "fixtures_dir.hpp"
 #include "report/disk_split.hpp"
 
 using cdp::split_disk;
@@ -13,7 +14,7 @@ using namespace std::chrono_literals;
 
 namespace {
 json df_fixture() {
-  std::ifstream in(std::string(CDP_FIXTURES_DIR) + "/system-df.json");
+  std::ifstream in(cdp::testfx::fixtures_dir() + "/system-df.json");
   std::stringstream ss;
   ss << in.rdbuf();
   return json::parse(ss.str());

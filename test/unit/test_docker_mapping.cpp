@@ -11,6 +11,7 @@
 #include "docker/client.hpp"
 #include "docker/events.hpp"
 #include "docker/mapping.hpp"
+#include "fixtures_dir.hpp"
 
 using namespace cdp;
 using namespace cdp::docker;
@@ -18,15 +19,8 @@ using nlohmann::json;
 
 namespace {
 
-std::string read_fixture(const std::string& name) {
-  std::ifstream in(std::string(CDP_FIXTURES_DIR) + "/" + name);
-  REQUIRE(in.good());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-json fixture(const std::string& name) { return json::parse(read_fixture(name)); }
+using cdp::testfx::read_fixture;
+json fixture(const std::string& name) { return cdp::testfx::fixture_json(name); }
 
 const Service& by_name(const std::vector<Service>& all, const std::string& name) {
   for (const auto& s : all)

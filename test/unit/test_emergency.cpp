@@ -59,7 +59,7 @@ std::vector<std::string> ids(const std::vector<Verdict>& v) {
 }
 
 // A filesystem of 1000 bytes at `percent` used (inodes 10%).
-DiskUsage at(double percent) { return testfx::disk(percent * 10, 1000 - percent * 10, 10, 90); }
+DiskUsage disk_at(double percent) { return testfx::disk(percent * 10, 1000 - percent * 10, 10, 90); }
 
 const Verdict* find(const std::vector<Verdict>& v, char c) {
   auto it = std::find_if(v.begin(), v.end(), [&](const Verdict& x) { return x.id == id(c); });
@@ -141,16 +141,16 @@ TEST_CASE("references: a previous spec's repo:tag@digest names the image by eith
 
 TEST_CASE("an episode starts only when enabled and at or over critical, bytes or inodes", "[emergency]") {
   Config c;
-  CHECK_FALSE(start(at(99), c, false));  // disabled by default
+  CHECK_FALSE(start(disk_at(99), c, false));  // disabled by default
   c.emergency.enabled = true;
-  CHECK_FALSE(start(at(94.9), c, false));
-  auto s = start(at(95), c, false);
+  CHECK_FALSE(start(disk_at(94.9), c, false));
+  auto s = start(disk_at(95), c, false);
   REQUIRE(s);
   CHECK(s->record.event == "emergency_start");
   CHECK(s->record.severity == timeline::Severity::warn);
   CHECK_FALSE(s->episode.dry_run);
   CHECK(start(testfx::disk(100, 900, 96, 4), c, false));  // inodes 96%
-  CHECK(start(at(96), c, true)->episode.dry_run);
+  CHECK(start(disk_at(96), c, true)->episode.dry_run);
 }
 
 namespace {
@@ -201,7 +201,7 @@ TEST_CASE("episode: evicts LRU first and stops at target_percent", "[emergency][
   Fixture f;
   // 1000 bytes at 97%; a..f free 10, 20, 30, 40, 50, 60 bytes. Target 85%: after a,b,c,d
   // used = 970 - 100 = 870 (87%), after e 820 (82%) <= 85%: stop.
-  auto r = run_episode(f, at(97));
+  auto r = run_episode(f, disk_at(97));
   CHECK(r.evicted == std::vector<std::string>{id('a'), id('b'), id('c'), id('d'), id('e')});
   CHECK(r.done.reason == StopReason::target_reached);
   REQUIRE(r.records.size() == 1 + 5 + 1);
@@ -225,7 +225,7 @@ TEST_CASE("episode: evicts LRU first and stops at target_percent", "[emergency][
 TEST_CASE("episode: stops at max_images", "[emergency][episode]") {
   Fixture f;
   f.config.emergency.max_images = 2;
-  auto r = run_episode(f, at(99));
+  auto r = run_episode(f, disk_at(99));
   CHECK(r.evicted == std::vector<std::string>{id('a'), id('b')});
   CHECK(r.done.reason == StopReason::max_images);
   REQUIRE(r.done.records.size() == 1);  // no still_full for max_images
@@ -235,7 +235,7 @@ TEST_CASE("episode: stops at max_images", "[emergency][episode]") {
 TEST_CASE("episode: no candidate left -> one still_full naming what remains", "[emergency][episode]") {
   Fixture g;
   for (auto& img : g.in.images) img.size = 10;  // each frees 1 byte: the target is never reached
-  auto s = run_episode(g, at(99));
+  auto s = run_episode(g, disk_at(99));
   CHECK(s.evicted.size() == 6);
   CHECK(s.done.reason == StopReason::no_candidates);
   REQUIRE(s.done.records.size() == 2);
@@ -250,7 +250,7 @@ TEST_CASE("episode: no candidate left -> one still_full naming what remains", "[
 TEST_CASE("episode: a 409 ends that candidate (never retried, not counted), the next one goes", "[emergency][episode]") {
   Fixture f;
   f.config.emergency.max_images = 2;
-  auto r = run_episode(f, at(99), [](const Verdict& c) {
+  auto r = run_episode(f, disk_at(99), [](const Verdict& c) {
     EvictOutcome o;
     if (c.id == id('a')) {
       o.kind = EvictOutcome::Kind::conflict;
@@ -270,7 +270,7 @@ TEST_CASE("episode: a 409 ends that candidate (never retried, not counted), the 
 
 TEST_CASE("episode: a gate closing (a run stack went live) stops it before the next image", "[emergency][episode]") {
   Fixture f;
-  auto r = run_episode(f, at(99), {}, [](std::size_t evicted) -> std::optional<std::string> {
+  auto r = run_episode(f, disk_at(99), {}, [](std::size_t evicted) -> std::optional<std::string> {
     if (evicted == 2) return "runs: run stack abcd-1a2b3c_ci_commoninternet_net live";
     return std::nullopt;
   });
@@ -286,22 +286,22 @@ TEST_CASE("episode: an unreadable disk or stopping ends it; nothing is evicted b
   auto n = next(ep, std::nullopt, v, f.config.emergency, std::nullopt);
   REQUIRE(std::holds_alternative<Done>(n));
   CHECK(std::get<Done>(n).reason == StopReason::disk_unknown);
-  n = next(ep, at(99), v, f.config.emergency, std::nullopt, true);
+  n = next(ep, disk_at(99), v, f.config.emergency, std::nullopt, true);
   CHECK(std::get<Done>(n).reason == StopReason::stopping);
-  n = next(ep, at(99), v, f.config.emergency, std::nullopt);
+  n = next(ep, disk_at(99), v, f.config.emergency, std::nullopt);
   CHECK(std::get<Evict>(n).candidate.id == id('a'));
 }
 
 TEST_CASE("episode: dry-run lists in order, projecting the sizes, and sends nothing", "[emergency][episode]") {
   Fixture f;
-  auto s = start(at(97), f.config, true);
+  auto s = start(disk_at(97), f.config, true);
   REQUIRE(s);
   Episode ep = s->episode;
   std::vector<std::string> listed;
   // The disk never changes; the projection subtracts the sizes listed: a (100) -> 870
   // (87%), b (200) -> 670 (67%) <= 85%: stop after two.
   for (int i = 0; i < 10; ++i) {
-    auto n = next(ep, at(97), f.verdicts(), f.config.emergency, std::nullopt);
+    auto n = next(ep, disk_at(97), f.verdicts(), f.config.emergency, std::nullopt);
     if (std::holds_alternative<Done>(n)) {
       CHECK(std::get<Done>(n).reason == StopReason::target_reached);
       break;
@@ -310,7 +310,7 @@ TEST_CASE("episode: dry-run lists in order, projecting the sizes, and sends noth
     CHECK(e.dry_run);
     EvictOutcome o;
     o.kind = EvictOutcome::Kind::dry_run;
-    auto rec = record_eviction(ep, e.candidate, o, at(97), at(97));
+    auto rec = record_eviction(ep, e.candidate, o, disk_at(97), disk_at(97));
     CHECK(rec.message.rfind("Would evict", 0) == 0);
     listed.push_back(e.candidate.id);
   }

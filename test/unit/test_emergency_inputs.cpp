@@ -7,24 +7,19 @@
 #include <fstream>
 #include <sstream>
 
+#include "fixtures_dir.hpp"
 #include "prune/emergency_inputs.hpp"
 
 using namespace cdp;
 using json = nlohmann::json;
 
 namespace {
-json fixture(const std::string& name) {
-  std::ifstream in(std::string(CDP_FIXTURES_DIR) + "/" + name);
-  REQUIRE(in.good());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return json::parse(ss.str());
-}
+json inputs_fixture(const std::string& name) { return cdp::testfx::fixture_json(name); }
 }  // namespace
 
 TEST_CASE("map_images: tags and digests without <none> forms, size, created", "[emergency][inputs]") {
-  const auto images = map_images(fixture("images.json"));
-  REQUIRE(images.size() == fixture("images.json").size());
+  const auto images = map_images(inputs_fixture("images.json"));
+  REQUIRE(images.size() == inputs_fixture("images.json").size());
   auto busybox = std::find_if(images.begin(), images.end(), [](const ImageRecord& r) {
     return std::find(r.tags.begin(), r.tags.end(), "local/busybox:1") != r.tags.end();
   });
@@ -44,7 +39,7 @@ TEST_CASE("map_images: tags and digests without <none> forms, size, created", "[
 }
 
 TEST_CASE("map_container_uses keeps ImageID of every container", "[emergency][inputs]") {
-  const auto all = fixture("containers-all.json");
+  const auto all = inputs_fixture("containers-all.json");
   const auto uses = map_container_uses(all);
   REQUIRE(uses.size() == all.size());
   for (const auto& u : uses) {
@@ -54,7 +49,7 @@ TEST_CASE("map_container_uses keeps ImageID of every container", "[emergency][in
 }
 
 TEST_CASE("map_service_images reads Spec and PreviousSpec", "[emergency][inputs]") {
-  const auto services = fixture("services.json");
+  const auto services = inputs_fixture("services.json");
   const auto imgs = map_service_images(services);
   std::size_t previous = 0;
   for (const auto& s : services) previous += s.contains("PreviousSpec");

@@ -11,7 +11,6 @@ namespace {
 GateVerdict gate(const Snapshot& s, const Config& c, GateId id, TimePoint now = t0()) {
   return evaluate_gates(s, c, at(now)).gate(id);
 }
-const std::string kRun = "abcd-1a2b3c_ci_commoninternet_net";
 }  // namespace
 
 TEST_CASE("all gates open on the reference snapshot", "[gates]") {

@@ -9,10 +9,10 @@ using namespace cdp;
 using namespace std::chrono_literals;
 
 namespace {
-const TimePoint t0 = TimePoint(std::chrono::seconds(1'800'000'000));
-// The monotonic clock at t0 (service observations are stamped on it); the clocks agree
+const TimePoint kWall0 = TimePoint(std::chrono::seconds(1'800'000'000));
+// The monotonic clock at kWall0 (service observations are stamped on it); the clocks agree
 // unless a test steps the wall clock.
-const SteadyTime m0 = SteadyTime(std::chrono::hours(100));
+const SteadyTime kMono0 = SteadyTime(std::chrono::hours(100));
 const std::string kStack = "abcd-1a2b3c_ci_commoninternet_net";
 
 Container container(std::string id, std::string state, std::string stack = {}) {
@@ -36,12 +36,12 @@ docker::Event event(std::string type, std::string action, std::string id, Labels
   return docker::Event{std::move(type), std::move(action), std::move(id), std::move(attrs), 0};
 }
 
-// A model connected and synced with the given lists at m0.
+// A model connected and synced with the given lists at kMono0.
 LiveModel synced(const std::vector<Container>& cs, const std::vector<Service>& ss) {
   LiveModel m;
   m.set_connected(true);
   m.set_containers(cs);
-  REQUIRE(m.set_services(ss, m0, m.service_generation()));
+  REQUIRE(m.set_services(ss, kMono0, m.service_generation()));
   m.mark_synced();
   return m;
 }
@@ -51,9 +51,9 @@ GateReport gates(const LiveModel& m, Now now) {
   s.disk = DiskUsage{"/d", 90, 10, 1, 99};
   return evaluate_gates(s, Config{}, now);
 }
-// At monotonic `mono`, the wall clock as far from t0 (no step).
+// At monotonic `mono`, the wall clock as far from kWall0 (no step).
 GateReport gates(const LiveModel& m, SteadyTime mono) {
-  return gates(m, Now{mono, t0 + std::chrono::duration_cast<Clock::duration>(mono - m0)});
+  return gates(m, Now{mono, kWall0 + std::chrono::duration_cast<Clock::duration>(mono - kMono0)});
 }
 }  // namespace
 
@@ -69,14 +69,14 @@ TEST_CASE("live model: connection and sync") {
 
   SECTION("losing Docker makes the model stale and forgets the observation pair") {
     LiveModel n = synced({}, {service("s1", 1, 1)});
-    REQUIRE(n.set_services(std::vector<Service>{service("s1", 1, 1)}, m0 + 2s, n.service_generation()));
+    REQUIRE(n.set_services(std::vector<Service>{service("s1", 1, 1)}, kMono0 + 2s, n.service_generation()));
     REQUIRE(n.snapshot().services_previous);
     n.set_connected(false);
     CHECK_FALSE(n.snapshot().synced);
     CHECK_FALSE(n.snapshot().services_previous);
     // Reconnected: the first observation after it does not pair with the old one.
     n.set_connected(true);
-    REQUIRE(n.set_services(std::vector<Service>{service("s1", 1, 1)}, m0 + 10s, n.service_generation()));
+    REQUIRE(n.set_services(std::vector<Service>{service("s1", 1, 1)}, kMono0 + 10s, n.service_generation()));
     CHECK_FALSE(n.snapshot().services_previous);
   }
 }
@@ -89,7 +89,7 @@ TEST_CASE("live model: container lists keep live containers only") {
   REQUIRE(s.containers.size() == 2);
   CHECK(s.containers[0].id == "a");
   CHECK(s.containers[1].id == "c");
-  CHECK(gates(m, m0).live_run_stacks == std::vector<std::string>{kStack});
+  CHECK(gates(m, kMono0).live_run_stacks == std::vector<std::string>{kStack});
 }
 
 TEST_CASE("live model: container events") {
@@ -102,7 +102,7 @@ TEST_CASE("live model: container events") {
   CHECK(m.snapshot().containers[0].state == "created");
   CHECK(m.snapshot().containers[0].name == "web.1");
   CHECK(m.snapshot().containers[0].image == "local/busybox:1");
-  CHECK_FALSE(gates(m, m0).gate(GateId::runs).open);
+  CHECK_FALSE(gates(m, kMono0).gate(GateId::runs).open);
 
   m.apply_event(event("container", "start", "x", attrs));
   CHECK(m.snapshot().containers[0].state == "running");
@@ -121,13 +121,13 @@ TEST_CASE("live model: container events") {
     fx = m.apply_event(event("container", "die", "x", attrs));
     CHECK(fx.disk_changed);
     REQUIRE(fx.inspect);
-    CHECK_FALSE(gates(m, m0).gate(GateId::runs).open);
+    CHECK_FALSE(gates(m, kMono0).gate(GateId::runs).open);
     Container exited;
     exited.id = "x";
     exited.state = "exited";
     CHECK(m.apply_inspect("x", fx.inspect_ticket, exited));
     CHECK(m.snapshot().containers.empty());
-    CHECK(gates(m, m0).gate(GateId::runs).open);
+    CHECK(gates(m, kMono0).gate(GateId::runs).open);
     // destroy after die: nothing left to change, still a disk hint
     fx = m.apply_event(event("container", "destroy", "x", attrs));
     CHECK_FALSE(fx.changed);
@@ -147,91 +147,91 @@ TEST_CASE("live model: container events") {
 TEST_CASE("live model: service observations pair only a second apart") {
   LiveModel m = synced({}, {service("s1", 1, 1)});
   CHECK_FALSE(m.snapshot().services_previous);
-  CHECK_FALSE(gates(m, m0).gate(GateId::converge).open);
+  CHECK_FALSE(gates(m, kMono0).gate(GateId::converge).open);
 
   SECTION("less than a second later: no pair") {
-    REQUIRE(m.set_services(std::vector<Service>{service("s1", 1, 1)}, m0 + 500ms, m.service_generation()));
+    REQUIRE(m.set_services(std::vector<Service>{service("s1", 1, 1)}, kMono0 + 500ms, m.service_generation()));
     CHECK_FALSE(m.snapshot().services_previous);
   }
   SECTION("a second later: the pair opens the converge gate") {
-    REQUIRE(m.set_services(std::vector<Service>{service("s1", 1, 1)}, m0 + 1s, m.service_generation()));
+    REQUIRE(m.set_services(std::vector<Service>{service("s1", 1, 1)}, kMono0 + 1s, m.service_generation()));
     REQUIRE(m.snapshot().services_previous);
-    CHECK(m.snapshot().services_previous->at == m0);
-    CHECK(gates(m, m0 + 1s).gate(GateId::converge).open);
+    CHECK(m.snapshot().services_previous->at == kMono0);
+    CHECK(gates(m, kMono0 + 1s).gate(GateId::converge).open);
   }
   SECTION("a second later on mono, the wall clock stepped an hour back meanwhile: pairs, opens") {
-    REQUIRE(m.set_services(std::vector<Service>{service("s1", 1, 1)}, m0 + 1s, m.service_generation()));
+    REQUIRE(m.set_services(std::vector<Service>{service("s1", 1, 1)}, kMono0 + 1s, m.service_generation()));
     REQUIRE(m.snapshot().services_previous);
-    CHECK(gates(m, Now{m0 + 1s, t0 - 1h}).gate(GateId::converge).open);
+    CHECK(gates(m, Now{kMono0 + 1s, kWall0 - 1h}).gate(GateId::converge).open);
   }
   SECTION("500 ms later on mono, the wall clock stepped an hour forward meanwhile: no pair") {
-    REQUIRE(m.set_services(std::vector<Service>{service("s1", 1, 1)}, m0 + 500ms, m.service_generation()));
+    REQUIRE(m.set_services(std::vector<Service>{service("s1", 1, 1)}, kMono0 + 500ms, m.service_generation()));
     CHECK_FALSE(m.snapshot().services_previous);
-    const auto g = gates(m, Now{m0 + 500ms, t0 + 1h});
+    const auto g = gates(m, Now{kMono0 + 500ms, kWall0 + 1h});
     CHECK_FALSE(g.gate(GateId::converge).open);
-    CHECK(g.time_wakeup == t0 + 1h + 1s);  // 1 s after the latest, on mono, in now's wall frame
+    CHECK(g.time_wakeup == kWall0 + 1h + 1s);  // 1 s after the latest, on mono, in now's wall frame
   }
   SECTION("a list requested before a service event is refused") {
     const auto gen = m.service_generation();
     m.apply_event(event("service", "update", "s1", {{"name", "s1"}}));
-    CHECK_FALSE(m.set_services(std::vector<Service>{service("s1", 1, 1)}, m0 + 2s, gen));
-    CHECK(m.snapshot().services_latest->at == m0);
+    CHECK_FALSE(m.set_services(std::vector<Service>{service("s1", 1, 1)}, kMono0 + 2s, gen));
+    CHECK(m.snapshot().services_latest->at == kMono0);
   }
   SECTION("503: services not visible, no observations") {
-    REQUIRE(m.set_services(std::nullopt, m0 + 1s, m.service_generation()));
+    REQUIRE(m.set_services(std::nullopt, kMono0 + 1s, m.service_generation()));
     const auto s = m.snapshot();
     CHECK_FALSE(s.services_visible);
     CHECK_FALSE(s.services_latest);
-    CHECK(gates(m, m0 + 1s).gate(GateId::converge).open);
+    CHECK(gates(m, kMono0 + 1s).gate(GateId::converge).open);
   }
 }
 
 TEST_CASE("live model: service events") {
   LiveModel m = synced({}, {service("run", 1, 1, kStack), service("other", 1, 1)});
-  REQUIRE(m.set_services(std::vector<Service>{service("run", 1, 1, kStack), service("other", 1, 1)}, m0 + 1s,
+  REQUIRE(m.set_services(std::vector<Service>{service("run", 1, 1, kStack), service("other", 1, 1)}, kMono0 + 1s,
                          m.service_generation()));
-  REQUIRE(gates(m, m0 + 1s).gate(GateId::converge).open);
-  REQUIRE_FALSE(gates(m, m0 + 1s).gate(GateId::runs).open);
+  REQUIRE(gates(m, kMono0 + 1s).gate(GateId::converge).open);
+  REQUIRE_FALSE(gates(m, kMono0 + 1s).gate(GateId::runs).open);
 
   SECTION("remove drops the service from both observations: runs opens, converge stays open") {
     auto fx = m.apply_event(event("service", "remove", "run", {{"name", "run"}}));
     CHECK(fx.changed);
     CHECK_FALSE(fx.poll_convergence);
-    const auto g = gates(m, m0 + 1s);
+    const auto g = gates(m, kMono0 + 1s);
     CHECK(g.gate(GateId::runs).open);
     CHECK(g.gate(GateId::converge).open);
   }
   SECTION("update closes converge until two fresh observations") {
     auto fx = m.apply_event(event("service", "update", "other", {{"name", "other"}, {"replicas.new", "3"}}));
     CHECK(fx.poll_convergence);
-    CHECK_FALSE(gates(m, m0 + 1s).gate(GateId::converge).open);
+    CHECK_FALSE(gates(m, kMono0 + 1s).gate(GateId::converge).open);
     // The first list after the event never pairs with the one before it.
-    REQUIRE(m.set_services(std::vector<Service>{service("other", 3, 3)}, m0 + 5s, m.service_generation()));
+    REQUIRE(m.set_services(std::vector<Service>{service("other", 3, 3)}, kMono0 + 5s, m.service_generation()));
     CHECK_FALSE(m.snapshot().services_previous);
-    CHECK_FALSE(gates(m, m0 + 5s).gate(GateId::converge).open);
-    REQUIRE(m.set_services(std::vector<Service>{service("other", 3, 3)}, m0 + 6s, m.service_generation()));
-    CHECK(gates(m, m0 + 6s).gate(GateId::converge).open);
+    CHECK_FALSE(gates(m, kMono0 + 5s).gate(GateId::converge).open);
+    REQUIRE(m.set_services(std::vector<Service>{service("other", 3, 3)}, kMono0 + 6s, m.service_generation()));
+    CHECK(gates(m, kMono0 + 6s).gate(GateId::converge).open);
   }
   SECTION("create closes converge and asks for a poll") {
     auto fx = m.apply_event(event("service", "create", "new", {{"name", "new"}}));
     CHECK(fx.poll_convergence);
-    CHECK_FALSE(gates(m, m0 + 1s).gate(GateId::converge).open);
+    CHECK_FALSE(gates(m, kMono0 + 1s).gate(GateId::converge).open);
   }
   SECTION("a node event closes converge") {
     auto fx = m.apply_event(event("node", "update", "n1"));
     CHECK(fx.poll_convergence);
-    CHECK_FALSE(gates(m, m0 + 1s).gate(GateId::converge).open);
+    CHECK_FALSE(gates(m, kMono0 + 1s).gate(GateId::converge).open);
   }
   SECTION("a task container of a listed service moving closes converge") {
     auto fx = m.apply_event(event("container", "die", "t1", {{"com.docker.swarm.service.id", "other"}}));
     CHECK(fx.poll_convergence);
-    CHECK_FALSE(gates(m, m0 + 1s).gate(GateId::converge).open);
+    CHECK_FALSE(gates(m, kMono0 + 1s).gate(GateId::converge).open);
   }
   SECTION("a task container of a removed service does not") {
     m.apply_event(event("service", "remove", "run"));
     auto fx = m.apply_event(event("container", "die", "t2", {{"com.docker.swarm.service.id", "run"}}));
     CHECK(fx.poll_convergence);
-    CHECK(gates(m, m0 + 1s).gate(GateId::converge).open);
+    CHECK(gates(m, kMono0 + 1s).gate(GateId::converge).open);
   }
 }
 
@@ -259,8 +259,8 @@ TEST_CASE("live model: image events and the disk") {
   CHECK_FALSE(s.disk);
   CHECK(s.disk_error == "Failed to statvfs /x: No such file or directory");
 
-  m.set_last_prune(t0);
-  CHECK(m.snapshot().last_prune_finished == t0);
+  m.set_last_prune(kWall0);
+  CHECK(m.snapshot().last_prune_finished == kWall0);
 }
 
 TEST_CASE("live model: a heal re-list beside the open stream loses no event (no blind window)") {
@@ -289,11 +289,11 @@ TEST_CASE("live model: a heal re-list beside the open stream loses no event (no 
   }
   SECTION("the observation pair starts over") {
     LiveModel n = synced({}, {service("s1", 1, 1)});
-    REQUIRE(n.set_services(std::vector<Service>{service("s1", 1, 1)}, m0 + 2s, n.service_generation()));
+    REQUIRE(n.set_services(std::vector<Service>{service("s1", 1, 1)}, kMono0 + 2s, n.service_generation()));
     REQUIRE(n.snapshot().services_previous);
     const auto ticket = n.begin_relist();
     CHECK_FALSE(n.snapshot().services_previous);
-    REQUIRE(n.set_services(std::vector<Service>{service("s1", 1, 1)}, m0 + 4s, n.service_generation()));
+    REQUIRE(n.set_services(std::vector<Service>{service("s1", 1, 1)}, kMono0 + 4s, n.service_generation()));
     CHECK_FALSE(n.snapshot().services_previous);  // the first after the heal pairs with nothing
     REQUIRE(n.finish_relist(ticket, {}));
   }
@@ -330,22 +330,22 @@ TEST_CASE("live model: a dying container stays live until Docker says it is not 
   REQUIRE(fx.inspect);
   CHECK(*fx.inspect == "a");
   CHECK(m.dying("a"));
-  CHECK_FALSE(gates(m, m0).gate(GateId::runs).open);  // still live: runs closed
+  CHECK_FALSE(gates(m, kMono0).gate(GateId::runs).open);  // still live: runs closed
   SECTION("restart policy: Docker says restarting -> live, runs closed") {
     Container inspected = container("a", "restarting", kStack);
     CHECK(m.apply_inspect("a", fx.inspect_ticket, inspected));
     CHECK(m.snapshot().containers.at(0).state == "restarting");
-    CHECK_FALSE(gates(m, m0).gate(GateId::runs).open);
+    CHECK_FALSE(gates(m, kMono0).gate(GateId::runs).open);
     // The crash loop goes on: start, die, inspect again.
     m.apply_event(event("container", "start", "a", {{"com.docker.stack.namespace", kStack}}));
     auto fx2 = m.apply_event(event("container", "die", "a", {{"com.docker.stack.namespace", kStack}}));
     CHECK(fx2.inspect_ticket != fx.inspect_ticket);
-    CHECK_FALSE(gates(m, m0).gate(GateId::runs).open);
+    CHECK_FALSE(gates(m, kMono0).gate(GateId::runs).open);
   }
   SECTION("no restart: exited -> gone, runs open") {
     CHECK(m.apply_inspect("a", fx.inspect_ticket, container("a", "exited", kStack)));
     CHECK(m.snapshot().containers.empty());
-    CHECK(gates(m, m0).gate(GateId::runs).open);
+    CHECK(gates(m, kMono0).gate(GateId::runs).open);
   }
   SECTION("404: gone") {
     CHECK(m.apply_inspect("a", fx.inspect_ticket, std::nullopt));
@@ -378,18 +378,18 @@ TEST_CASE("live model: swarm role and a manager's failed /services reach the sna
   auto s = m.snapshot();
   CHECK(s.swarm_role == SwarmRole::manager);
   CHECK_FALSE(s.services_latest);
-  CHECK_FALSE(gates(m, m0).gate(GateId::runs).open);
-  CHECK_FALSE(gates(m, m0).gate(GateId::converge).open);
+  CHECK_FALSE(gates(m, kMono0).gate(GateId::runs).open);
+  CHECK_FALSE(gates(m, kMono0).gate(GateId::converge).open);
   // Listing again clears it.
-  REQUIRE(m.set_services(std::vector<Service>{service("s1", 1, 1)}, m0 + 1s, m.service_generation()));
+  REQUIRE(m.set_services(std::vector<Service>{service("s1", 1, 1)}, kMono0 + 1s, m.service_generation()));
   CHECK(m.snapshot().services_error.empty());
   // Locked after a restart: /info says so; gates closed whatever the lists say.
   info.swarm_local_node_state = "locked";
   info.swarm_control_available = false;
   m.set_info(info);
-  REQUIRE(m.set_services(std::nullopt, m0 + 2s, m.service_generation()));
+  REQUIRE(m.set_services(std::nullopt, kMono0 + 2s, m.service_generation()));
   CHECK(m.snapshot().swarm_role == SwarmRole::unknown);
-  CHECK(gates(m, m0 + 2s).gate(GateId::runs).reason == "swarm is locked on this node: its services are unknown");
+  CHECK(gates(m, kMono0 + 2s).gate(GateId::runs).reason == "swarm is locked on this node: its services are unknown");
 }
 
 namespace {
@@ -418,8 +418,8 @@ struct Twins {
     REQUIRE(counting.snapshot().live_container_stacks);
     CHECK(*counting.snapshot().live_container_stacks == counted(plain));
     CHECK(counting.snapshot().containers.empty());
-    CHECK(gates(counting, m0).live_run_stacks == gates(plain, m0).live_run_stacks);
-    CHECK(gates(counting, m0).gate(GateId::runs).reason == gates(plain, m0).gate(GateId::runs).reason);
+    CHECK(gates(counting, kMono0).live_run_stacks == gates(plain, kMono0).live_run_stacks);
+    CHECK(gates(counting, kMono0).gate(GateId::runs).reason == gates(plain, kMono0).gate(GateId::runs).reason);
   }
   const std::map<std::string, std::size_t>& counts() const { return counting.stack_counts(); }
 };
@@ -440,7 +440,7 @@ TEST_CASE("live model: stack counts follow lists, events, dying containers and i
     m.mark_synced();
   });
   CHECK(t.counts() == std::map<std::string, std::size_t>{{kStack, 2}, {kOther, 1}});
-  CHECK_FALSE(gates(t.counting, m0).gate(GateId::runs).open);
+  CHECK_FALSE(gates(t.counting, kMono0).gate(GateId::runs).open);
 
   SECTION("create/start/destroy; a repeated start counts once") {
     t.both([](LiveModel& m) { m.apply_event(event("container", "create", "x", stack_attrs(kOther))); });
@@ -464,7 +464,7 @@ TEST_CASE("live model: stack counts follow lists, events, dying containers and i
     std::uint64_t ticket = 0;
     t.both([&](LiveModel& m) { ticket = m.apply_event(event("container", "die", "a", stack_attrs(kStack))).inspect_ticket; });
     CHECK(t.counts().at(kStack) == 2);  // dying: still live (SPEC)
-    CHECK_FALSE(gates(t.counting, m0).gate(GateId::runs).open);
+    CHECK_FALSE(gates(t.counting, kMono0).gate(GateId::runs).open);
     t.both([&](LiveModel& m) { m.apply_inspect("a", ticket, container("a", "restarting", kStack)); });
     CHECK(t.counts().at(kStack) == 2);
     t.both([&](LiveModel& m) { m.apply_event(event("container", "restart", "a", stack_attrs(kStack))); });
@@ -483,7 +483,7 @@ TEST_CASE("live model: stack counts follow lists, events, dying containers and i
     }();
     t.both([&](LiveModel& m) { m.apply_inspect("a", first, std::nullopt); });
     CHECK_FALSE(t.counts().contains(kStack));
-    CHECK(gates(t.counting, m0).gate(GateId::runs).open);
+    CHECK(gates(t.counting, kMono0).gate(GateId::runs).open);
   }
   SECTION("a heal re-list replays the events on the list") {
     std::uint64_t ticket = 0;
@@ -509,7 +509,7 @@ TEST_CASE("live model: stack counts follow lists, events, dying containers and i
     CHECK(t.counts() == std::map<std::string, std::size_t>{{kOther, 1}});
     t.both([](LiveModel& m) { m.set_containers({}); });
     CHECK(t.counts().empty());
-    CHECK(gates(t.counting, m0).gate(GateId::runs).open);
+    CHECK(gates(t.counting, kMono0).gate(GateId::runs).open);
   }
 }
 
@@ -526,8 +526,8 @@ TEST_CASE("live model: with stack labels a container keeps only its stack label"
   CHECK(m.stack_counts() == std::map<std::string, std::size_t>{{kStack, 1}, {"s1", 1}});
   // The task's service id (read from the event, not the kept container) still marks the
   // observation pair stale.
-  REQUIRE(m.set_services(std::vector<Service>{service("svc1", 1, 1)}, m0, m.service_generation()));
-  REQUIRE(m.set_services(std::vector<Service>{service("svc1", 1, 1)}, m0 + 1s, m.service_generation()));
+  REQUIRE(m.set_services(std::vector<Service>{service("svc1", 1, 1)}, kMono0, m.service_generation()));
+  REQUIRE(m.set_services(std::vector<Service>{service("svc1", 1, 1)}, kMono0 + 1s, m.service_generation()));
   REQUIRE(m.snapshot().services_previous);
   m.apply_event(event("container", "die", "x", stack_attrs(kStack)));
   CHECK_FALSE(m.snapshot().services_previous);

@@ -16,6 +16,7 @@
 #include "report/metrics.hpp"
 #include "report/metrics_export.hpp"
 #include "report/metrics_listener.hpp"
+#include "run_client.hpp"
 
 using namespace cdp;
 namespace fs = std::filesystem;
@@ -262,17 +263,7 @@ Reply request(const std::string& socket, http::verb verb, const std::string& tar
           res.body()};
 }
 
-template <typename F>
-auto run_client(asio::io_context& io, F body) {
-  auto fut = std::async(std::launch::async, [&io, body] {
-    auto r = body();
-    asio::post(io, [&io] { io.stop(); });
-    return r;
-  });
-  io.run_for(std::chrono::seconds(30));
-  REQUIRE(fut.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
-  return fut.get();
-}
+using cdp::testfx::run_client;
 }  // namespace
 
 TEST_CASE("the listener serves GET /metrics only") {

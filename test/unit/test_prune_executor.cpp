@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "fake_docker_server.hpp"
+#include "fixtures_dir.hpp"
 #include "prune/executor.hpp"
 
 using namespace cdp;
@@ -190,7 +191,7 @@ TEST_CASE("step names", "[prune]") {
 // Exactly one DELETE exists (lib/prune/evict.cpp, the emergency tier), never with force.
 TEST_CASE("prune paths exist only in the executor", "[prune][structure]") {
   namespace fs = std::filesystem;
-  const fs::path repo = fs::path(CDP_FIXTURES_DIR).parent_path().parent_path();
+  const fs::path repo = fs::path(cdp::testfx::fixtures_dir()).parent_path().parent_path();
   int scanned = 0;
   std::size_t image_delete_paths = 0;
   auto count_of = [](const std::string& text, const std::string& what) {

@@ -31,7 +31,7 @@ std::string read_text(const fs::path& p) {
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
-timeline::LastPrune sample() {
+timeline::LastPrune sample_last_prune() {
   timeline::LastPrune l;
   l.wall = TimePoint(std::chrono::microseconds(1'790'000'000'123'456));
   l.mono = SteadyTime(std::chrono::microseconds(987'654'321));
@@ -46,7 +46,7 @@ TEST_CASE("state file: the last prune round-trips, in the same boot with its mon
   TempDir dir;
   const auto path = (dir.path / "state.json").string();
   StateFile f(path);
-  REQUIRE(f.save_last_prune(sample(), "boot-a"));
+  REQUIRE(f.save_last_prune(sample_last_prune(), "boot-a"));
   CHECK(fs::exists(path));
   for (const auto& e : fs::directory_iterator(dir.path))  // the temp file was renamed away
     CHECK(e.path().filename() == "state.json");
@@ -57,8 +57,8 @@ TEST_CASE("state file: the last prune round-trips, in the same boot with its mon
   auto last = g.last_prune("boot-a", same);
   REQUIRE(last);
   CHECK(same);
-  CHECK(last->wall == sample().wall);
-  CHECK(last->mono == sample().mono);
+  CHECK(last->wall == sample_last_prune().wall);
+  CHECK(last->mono == sample_last_prune().mono);
   CHECK(last->outcome == "pruned");
   CHECK(last->reclaimed == 1'234'567'890);
 
@@ -66,7 +66,7 @@ TEST_CASE("state file: the last prune round-trips, in the same boot with its mon
     auto other = g.last_prune("boot-b", same);
     REQUIRE(other);
     CHECK_FALSE(same);
-    CHECK(other->wall == sample().wall);
+    CHECK(other->wall == sample_last_prune().wall);
   }
 }
 
@@ -76,7 +76,7 @@ TEST_CASE("state file: keys it does not know survive a rewrite", "[state]") {
   write_text(path, R"({"image_last_use": {"sha256:abc": 1700000000}, "last_prune": {"finished_us": 1}})");
   StateFile f(path.string());
   REQUIRE(f.load());
-  REQUIRE(f.save_last_prune(sample(), "boot-a"));
+  REQUIRE(f.save_last_prune(sample_last_prune(), "boot-a"));
   const auto j = nlohmann::json::parse(read_text(path));
   CHECK(j["image_last_use"]["sha256:abc"] == 1700000000);
   CHECK(j["last_prune"]["finished_us"] == 1'790'000'000'123'456);
@@ -102,7 +102,7 @@ TEST_CASE("state file: missing or corrupt is a warning, not a crash", "[state]")
     CHECK(r.error().find("not a JSON object") != std::string::npos);
     CHECK_FALSE(f.last_prune("b", same));
     // The next prune rewrites it whole.
-    REQUIRE(f.save_last_prune(sample(), "b"));
+    REQUIRE(f.save_last_prune(sample_last_prune(), "b"));
     StateFile g(path.string());
     CHECK(g.load());
   }
@@ -121,7 +121,7 @@ TEST_CASE("state file: missing or corrupt is a warning, not a crash", "[state]")
 
 TEST_CASE("state file: an unwritable place fails with a message naming the file", "[state]") {
   StateFile f("/proc/cdp-no-such-dir/state.json");
-  auto r = f.save_last_prune(sample(), "b");
+  auto r = f.save_last_prune(sample_last_prune(), "b");
   REQUIRE_FALSE(r);
   CHECK(r.error().rfind("Failed to write /proc/cdp-no-such-dir/state.json", 0) == 0);
 }

@@ -7,6 +7,7 @@
 
 #include "policy/timeline.hpp"
 #include "policy_fixtures.hpp"
+#include "timeline_driver.hpp"
 #include "report/status_line.hpp"
 
 using namespace cdp;
@@ -15,37 +16,11 @@ using namespace cdp::timeline;
 
 namespace {
 
-constexpr const char* kRun = "abcd-1a2b3c_ci_commoninternet_net";
-
 Container run_container() {
   return container("run-web", "running", {{"com.docker.stack.namespace", kRun}});
 }
 
-struct Driver {
-  Config config = testfx::config();
-  Snapshot snap = open_snapshot();
-  TimelineState st;
-  Now now{m0(), t0()};  // the clocks of open_snapshot()'s observations
-  Transition last;
-  std::vector<Action> all;
-
-  Transition& feed(const Input& in) {
-    last = step(st, snap, config, now, in);
-    st = last.state;
-    all.insert(all.end(), last.actions.begin(), last.actions.end());
-    return last;
-  }
-  void advance(Duration d) {
-    now.mono += d;
-    now.wall += d;
-  }
-  // Moves time to the armed timer and fires it.
-  Transition& fire() {
-    REQUIRE(last.wake_at);
-    const auto d = std::chrono::duration_cast<Duration>(*last.wake_at - now.mono);
-    if (d > Duration::zero()) advance(d + Duration(1));
-    return feed(TimerFired{});
-  }
+struct Driver : TimelineDriver {
   // Answers StartConfirm with lists that agree with the model, then each SendStep with
   // `outcome`, advancing `step_time` per step. Returns when no request is pending.
   void run_prune(StepResult::Outcome outcome = StepResult::Outcome::done, Duration step_time = std::chrono::seconds(1),
@@ -60,31 +35,6 @@ struct Driver {
       r.reclaimed = bytes;
       feed(StepFinished{r});
     }
-  }
-
-  template <class A>
-  static bool has(const Transition& t) {
-    return std::any_of(t.actions.begin(), t.actions.end(), [](const Action& a) { return std::holds_alternative<A>(a); });
-  }
-  template <class A>
-  static std::optional<A> find(const Transition& t) {
-    for (const auto& a : t.actions)
-      if (auto p = std::get_if<A>(&a)) return *p;
-    return std::nullopt;
-  }
-  static std::vector<Journal> records(const std::vector<Action>& actions, const std::string& event) {
-    std::vector<Journal> out;
-    for (const auto& a : actions)
-      if (auto j = std::get_if<Journal>(&a); j && j->event == event) out.push_back(*j);
-    return out;
-  }
-  std::size_t count(const std::string& event) const { return records(all, event).size(); }
-  std::size_t count_now(const std::string& event) const { return records(last.actions, event).size(); }
-  View view() const {
-    for (auto it = last.actions.rbegin(); it != last.actions.rend(); ++it)
-      if (auto p = std::get_if<Publish>(&*it)) return p->view;
-    FAIL("no Publish in the last transition");
-    return {};
   }
 };
 

@@ -8,6 +8,7 @@
 
 #include "policy/timeline.hpp"
 #include "policy_fixtures.hpp"
+#include "timeline_driver.hpp"
 #include "report/status_line.hpp"
 
 using namespace cdp;
@@ -16,8 +17,6 @@ using namespace cdp::timeline;
 
 namespace {
 
-constexpr const char* kRun = "abcd-1a2b3c_ci_commoninternet_net";
-
 std::string img_id(char c) { return "sha256:" + std::string(64, c); }
 
 emergency::Verdict candidate(char c, int hours_ago, std::uint64_t size = 5) {
@@ -25,13 +24,7 @@ emergency::Verdict candidate(char c, int hours_ago, std::uint64_t size = 5) {
                             emergency::Kept::none, {}};
 }
 
-struct Driver {
-  Config config = testfx::config();
-  Snapshot snap = open_snapshot();
-  TimelineState st;
-  Now now{SteadyTime{} + std::chrono::hours(100), t0()};
-  Transition last;
-  std::vector<Action> all;
+struct EmergencyDriver : TimelineDriver {
   // What ReadCandidates finds, in emergency::classify()'s order (candidates least recently
   // used first, then the kept ones): a, b, c, and one image a container uses.
   std::vector<emergency::Verdict> verdicts{candidate('a', 40), candidate('b', 30), candidate('c', 20),
@@ -39,22 +32,12 @@ struct Driver {
                                                               emergency::Kept::in_use, "container 0123"}};
   std::uint64_t freed_per_eviction = 5;  // bytes of the 100-byte disk each DELETE frees
 
-  Driver() {
+  EmergencyDriver() {
     config.gates.settle = Duration::zero();
     config.emergency.enabled = true;  // critical 95, target 85, max_images 20 (the defaults)
     snap.disk = disk(97, 3);          // 97 % >= critical 95 % after the prune
   }
 
-  Transition& feed(const Input& in) {
-    last = step(st, snap, config, now, in);
-    st = last.state;
-    all.insert(all.end(), last.actions.begin(), last.actions.end());
-    return last;
-  }
-  void advance(Duration d) {
-    now.mono += d;
-    now.wall += d;
-  }
   // Starts an automatic prune and answers it until its steps are done.
   void prune() {
     feed(ModelChanged{});
@@ -103,39 +86,6 @@ struct Driver {
     return order;
   }
 
-  template <class A>
-  static bool has(const Transition& t) {
-    return std::any_of(t.actions.begin(), t.actions.end(), [](const Action& a) { return std::holds_alternative<A>(a); });
-  }
-  template <class A>
-  static std::optional<A> find(const Transition& t) {
-    for (const auto& a : t.actions)
-      if (auto p = std::get_if<A>(&a)) return *p;
-    return std::nullopt;
-  }
-  template <class A>
-  std::size_t count_actions() const {
-    return std::count_if(all.begin(), all.end(), [](const Action& a) { return std::holds_alternative<A>(a); });
-  }
-  std::vector<Journal> records(const std::string& event) const {
-    std::vector<Journal> out;
-    for (const auto& a : all)
-      if (auto j = std::get_if<Journal>(&a); j && j->event == event) out.push_back(*j);
-    return out;
-  }
-  // The journal events in order (gate records left out).
-  std::vector<std::string> events() const {
-    std::vector<std::string> out;
-    for (const auto& a : all)
-      if (auto j = std::get_if<Journal>(&a); j && j->event != "gate") out.push_back(j->event);
-    return out;
-  }
-  View view() const {
-    for (auto it = last.actions.rbegin(); it != last.actions.rend(); ++it)
-      if (auto p = std::get_if<Publish>(&*it)) return p->view;
-    FAIL("no Publish in the last transition");
-    return {};
-  }
 };
 
 std::string field(const Journal& j, const std::string& key) {
@@ -147,22 +97,22 @@ std::string field(const Journal& j, const std::string& key) {
 }  // namespace
 
 TEST_CASE("episode: starts after the prune, evicts least recently used first, stops at target", "[timeline][emergency]") {
-  Driver d;
+  EmergencyDriver d;
   d.config.disk.threshold_percent = 85;  // the target leaves the disk below it: no still_full
   d.prune();
   // The prune is finished and reported; the run goes on with the episode.
   REQUIRE(d.records("prune_done").size() == 1);
   REQUIRE(d.records("emergency_start").size() == 1);
-  CHECK(Driver::has<StartConfirm>(d.last));  // confirmed like a prune before the first eviction
+  CHECK(EmergencyDriver::has<StartConfirm>(d.last));  // confirmed like a prune before the first eviction
   CHECK(d.view().decision.state == State::pruning);
   CHECK(d.view().emergency_running);
   auto first = d.confirm_and_list();
   REQUIRE(first);
   // PruneNow while the DELETE is out: busy, nothing else asked.
   d.feed(PruneNow{7, false});
-  REQUIRE(Driver::find<Reply>(d.last));
-  CHECK(Driver::find<Reply>(d.last)->outcome.starts_with("busy"));
-  CHECK_FALSE(Driver::has<StartConfirm>(d.last));
+  REQUIRE(EmergencyDriver::find<Reply>(d.last));
+  CHECK(EmergencyDriver::find<Reply>(d.last)->outcome.starts_with("busy"));
+  CHECK_FALSE(EmergencyDriver::has<StartConfirm>(d.last));
   d.evicted(*first);
 
   auto order = d.run_episode();
@@ -191,11 +141,11 @@ TEST_CASE("episode: starts after the prune, evicts least recently used first, st
   CHECK(v.last_emergency->reclaimed == 15);
   CHECK(v.last_emergency->ended == "target_reached");
   CHECK(v.last_emergency->wall == d.now.wall);
-  REQUIRE(Driver::find<PersistEmergency>(d.last));
+  REQUIRE(EmergencyDriver::find<PersistEmergency>(d.last));
 }
 
 TEST_CASE("episode: still_full after it when the disk stays over the threshold, once", "[timeline][emergency]") {
-  Driver d;
+  EmergencyDriver d;
   d.config.emergency.target_percent = 50;
   d.config.emergency.max_images = 2;
   d.prune();
@@ -213,7 +163,7 @@ TEST_CASE("episode: still_full after it when the disk stays over the threshold, 
 }
 
 TEST_CASE("episode: no candidate left -> its own still_full naming what remains, and no second one", "[timeline][emergency]") {
-  Driver d;
+  EmergencyDriver d;
   d.config.emergency.target_percent = 50;
   d.prune();
   const auto order = d.run_episode();
@@ -228,7 +178,7 @@ TEST_CASE("episode: no candidate left -> its own still_full naming what remains,
 }
 
 TEST_CASE("episode: a run stack going live stops it before the next eviction", "[timeline][emergency]") {
-  Driver d;
+  EmergencyDriver d;
   d.prune();
   auto first = d.confirm_and_list();
   REQUIRE(first);
@@ -236,13 +186,13 @@ TEST_CASE("episode: a run stack going live stops it before the next eviction", "
 
   SECTION("the confirming lists show it (the model missed it): nothing more is sent") {
     d.evicted(*first);
-    REQUIRE(Driver::has<StartConfirm>(d.last));
+    REQUIRE(EmergencyDriver::has<StartConfirm>(d.last));
     Snapshot fresh = d.snap;
     fresh.containers.push_back(container("run-web", "created", {{"com.docker.compose.project", kRun}}));
     d.feed(ConfirmResult{fresh, {}});
-    CHECK(Driver::has<AdoptConfirmed>(d.last));
-    CHECK_FALSE(Driver::has<ReadCandidates>(d.last));
-    CHECK_FALSE(Driver::has<EvictImage>(d.last));
+    CHECK(EmergencyDriver::has<AdoptConfirmed>(d.last));
+    CHECK_FALSE(EmergencyDriver::has<ReadCandidates>(d.last));
+    CHECK_FALSE(EmergencyDriver::has<EvictImage>(d.last));
     REQUIRE(d.records("model_drift").size() == 1);
     const auto done = d.records("emergency_done");
     REQUIRE(done.size() == 1);
@@ -253,7 +203,7 @@ TEST_CASE("episode: a run stack going live stops it before the next eviction", "
   SECTION("the model sees it during the DELETE: no confirm is even asked") {
     d.snap.containers.push_back(container("run-web", "running", {{"com.docker.stack.namespace", kRun}}));
     d.evicted(*first);
-    CHECK_FALSE(Driver::has<StartConfirm>(d.last));
+    CHECK_FALSE(EmergencyDriver::has<StartConfirm>(d.last));
     const auto done = d.records("emergency_done");
     REQUIRE(done.size() == 1);
     CHECK(field(done[0], "CDP_REASON") == "gate_closed");
@@ -263,7 +213,7 @@ TEST_CASE("episode: a run stack going live stops it before the next eviction", "
 }
 
 TEST_CASE("episode: Docker's 409 ends that candidate, the next one is tried", "[timeline][emergency]") {
-  Driver d;
+  EmergencyDriver d;
   d.prune();
   auto first = d.confirm_and_list();
   REQUIRE(first);
@@ -278,35 +228,35 @@ TEST_CASE("episode: Docker's 409 ends that candidate, the next one is tried", "[
 }
 
 TEST_CASE("episode: SIGTERM waits for the DELETE in flight, then stops", "[timeline][emergency]") {
-  Driver d;
+  EmergencyDriver d;
   d.prune();
   auto first = d.confirm_and_list();
   REQUIRE(first);
   d.feed(Stop{});
-  CHECK_FALSE(Driver::has<Finish>(d.last));  // the DELETE is never cancelled
+  CHECK_FALSE(EmergencyDriver::has<Finish>(d.last));  // the DELETE is never cancelled
   CHECK(d.records("emergency_done").empty());
   d.evicted(*first);
   CHECK(d.records("emergency_evict").size() == 1);
   const auto done = d.records("emergency_done");
   REQUIRE(done.size() == 1);
   CHECK(field(done[0], "CDP_REASON") == "stopping");
-  CHECK_FALSE(Driver::has<StartConfirm>(d.last));
-  CHECK(Driver::has<Finish>(d.last));
+  CHECK_FALSE(EmergencyDriver::has<StartConfirm>(d.last));
+  CHECK(EmergencyDriver::has<Finish>(d.last));
 
   SECTION("SIGTERM while only lists are read ends at once") {
-    Driver e;
+    EmergencyDriver e;
     e.prune();
-    REQUIRE(Driver::has<StartConfirm>(e.last));
+    REQUIRE(EmergencyDriver::has<StartConfirm>(e.last));
     e.feed(Stop{});
     CHECK(field(e.records("emergency_done").at(0), "CDP_REASON") == "stopping");
-    CHECK(Driver::has<Finish>(e.last));
+    CHECK(EmergencyDriver::has<Finish>(e.last));
     e.feed(ConfirmResult{e.snap, {}});  // the stray answer changes nothing
     CHECK(e.count_actions<ReadCandidates>() == 0);
   }
 }
 
 TEST_CASE("episode: the cooldown and the 10 s floor count from its end", "[timeline][emergency]") {
-  Driver d;
+  EmergencyDriver d;
   d.config.emergency.target_percent = 50;
   d.config.emergency.max_images = 2;
   d.prune();
@@ -334,13 +284,13 @@ TEST_CASE("episode: the cooldown and the 10 s floor count from its end", "[timel
   CHECK(*d.last.wake_at >= episode_end + d.config.prune.cooldown);
   d.advance(std::chrono::minutes(14));
   d.feed(ModelChanged{});
-  CHECK_FALSE(Driver::has<StartConfirm>(d.last));
+  CHECK_FALSE(EmergencyDriver::has<StartConfirm>(d.last));
   d.advance(std::chrono::minutes(1) + std::chrono::seconds(1));
   d.feed(ModelChanged{});
-  CHECK(Driver::has<StartConfirm>(d.last));
+  CHECK(EmergencyDriver::has<StartConfirm>(d.last));
 
   SECTION("cooldown 0s: still 10 s after the episode's end") {
-    Driver z;
+    EmergencyDriver z;
     z.config.prune.cooldown = Duration::zero();
     z.config.emergency.max_images = 1;
     z.prune();
@@ -348,15 +298,15 @@ TEST_CASE("episode: the cooldown and the 10 s floor count from its end", "[timel
     REQUIRE_FALSE(z.st.prune);
     z.advance(std::chrono::seconds(9));
     z.feed(ModelChanged{});
-    CHECK_FALSE(Driver::has<StartConfirm>(z.last));
+    CHECK_FALSE(EmergencyDriver::has<StartConfirm>(z.last));
     z.advance(std::chrono::seconds(2));
     z.feed(ModelChanged{});
-    CHECK(Driver::has<StartConfirm>(z.last));
+    CHECK(EmergencyDriver::has<StartConfirm>(z.last));
   }
 }
 
 TEST_CASE("episode: dry-run lists in order and sends nothing, no cooldown", "[timeline][emergency]") {
-  Driver d;
+  EmergencyDriver d;
   d.config.prune.dry_run = true;
   d.prune();
   REQUIRE(d.records("emergency_start").size() == 1);
@@ -377,7 +327,7 @@ TEST_CASE("episode: dry-run lists in order and sends nothing, no cooldown", "[ti
 
 TEST_CASE("episode: disabled, below critical, or a reload turning it off: never / stops", "[timeline][emergency]") {
   SECTION("disabled: the prune ends as always, with its still_full") {
-    Driver d;
+    EmergencyDriver d;
     d.config.emergency.enabled = false;
     d.prune();
     CHECK(d.records("emergency_start").empty());
@@ -388,34 +338,34 @@ TEST_CASE("episode: disabled, below critical, or a reload turning it off: never 
     CHECK_FALSE(d.view().emergency_enabled);
   }
   SECTION("below critical (bytes and inodes)") {
-    Driver d;
+    EmergencyDriver d;
     d.snap.disk = disk(94, 6, 94, 6);
     d.prune();
     CHECK(d.records("emergency_start").empty());
     CHECK(d.count_actions<EvictImage>() == 0);
   }
   SECTION("inodes over critical start it too") {
-    Driver d;
+    EmergencyDriver d;
     d.snap.disk = disk(50, 50, 96, 4);
     d.config.disk.inode_threshold_percent = 80;
     d.prune();
     CHECK(d.records("emergency_start").size() == 1);
   }
   SECTION("a reload that turns it off stops it before the next eviction") {
-    Driver d;
+    EmergencyDriver d;
     d.prune();
     auto first = d.confirm_and_list();
     REQUIRE(first);
     d.config.emergency.enabled = false;
     d.feed(Reload{});
     d.evicted(*first);
-    CHECK_FALSE(Driver::has<StartConfirm>(d.last));
+    CHECK_FALSE(EmergencyDriver::has<StartConfirm>(d.last));
     CHECK(field(d.records("emergency_done").at(0), "CDP_REASON") == "gate_closed");
   }
 }
 
 TEST_CASE("episode: STATUS says the tier is on and its last episode", "[timeline][emergency][status]") {
-  Driver d;
+  EmergencyDriver d;
   d.prune();
   d.run_episode();
   d.config.disk.threshold_percent = 85;
@@ -428,13 +378,13 @@ TEST_CASE("episode: STATUS says the tier is on and its last episode", "[timeline
   CHECK(line.find("last episode 5m ago") != std::string::npos);
 
   SECTION("while an episode runs") {
-    Driver e;
+    EmergencyDriver e;
     e.prune();
     REQUIRE(e.view().emergency_running);
     CHECK(status_line(e.view(), e.snap, e.config, e.now.wall).find("; emergency tier evicting") != std::string::npos);
   }
   SECTION("enabled, no episode yet; disabled: not mentioned") {
-    Driver e;
+    EmergencyDriver e;
     e.snap.disk = disk(10, 90);
     e.feed(ModelChanged{});
     CHECK(status_line(e.view(), e.snap, e.config, e.now.wall).ends_with("; emergency tier on"));
