@@ -9,8 +9,9 @@ Owns: a private dockerd (test/integration/conftest.py's Engine), a fake engine
 started as children, the bench binaries (bench/ingest.cpp, bench/lists.cpp) built into
 build/. Must not touch the host's engine. Not a test: .ci/run never runs it.
 --quick: 3 runs instead of -n, a 20 s idle window instead of 60 s (the wake-up rows
-always count over 60 s), smaller ingest streams; --build also times a cold (CCACHE_DISABLE=1) and warm build of
-the README's test command (plain build + ASan unit tests) in a copy of the tree.
+always count over 60 s), smaller ingest streams. --build also times the README test command's builds: cold (an
+empty compile cache), then warm in a copy in another folder (same cache); --only build
+times just those.
 """
 from __future__ import annotations
 
@@ -194,31 +195,54 @@ def oneshot(binary, engine, disk, work, runs):
 
 
 # --- build -------------------------------------------------------------------------------------
+def ccache_stats(env) -> dict[str, int]:
+    out = subprocess.run(["ccache", "--print-stats"], env=env, capture_output=True, text=True).stdout
+    return {k: int(v) for k, v in (line.split("\t") for line in out.splitlines() if "\t" in line)}
+
+
 def build_times():
-    """Cold and warm wall time of the README's test command's two builds, in a fresh copy."""
+    """Wall time of the README test command's builds (scripts/test.sh: Ninja, -j2; build/
+    with the benchmark binaries, build-asan/ unit-tests): cold in a fresh copy of HEAD with
+    an empty compile cache, then warm in a second copy in another folder, same cache."""
     out = {}
-    for label, cold in (("cold", True), ("warm", False)):
+    cache = Path(tempfile.mkdtemp(prefix="cdp-bench-ccache-"))
+    for label in ("cold", "warm"):
         src = Path(tempfile.mkdtemp(prefix="cdp-bench-build-"))
         subprocess.run(f"git -C {REPO} archive HEAD | tar -x -C {src}", shell=True, check=True)
-        env = {**os.environ, "CCACHE_DIR": os.environ.get("CCACHE_DIR", "/var/cache/ci-docker-prune-test/ccache"),
-               "CCACHE_BASEDIR": str(src)}
-        if cold:
-            env["CCACHE_DISABLE"] = "1"
-        for b, extra in (("build", ["-DCMAKE_BUILD_TYPE=RelWithDebInfo"]),
-                         ("build-asan", ["-DCMAKE_BUILD_TYPE=Debug", "-DCDP_SANITIZE=ON"])):
+        env = {**os.environ, "CCACHE_DIR": str(cache), "CCACHE_BASEDIR": str(src), "CMAKE_GENERATOR": "Ninja"}
+        env.pop("CCACHE_DISABLE", None)
+        before = ccache_stats(env)
+        t0, c0 = time.monotonic(), os.times()
+        for b, extra, targets in (("build", ["-DCMAKE_BUILD_TYPE=RelWithDebInfo"], [[], ["bench-ingest", "bench-lists"]]),
+                                  ("build-asan", ["-DCMAKE_BUILD_TYPE=Debug", "-DCDP_SANITIZE=ON"], [["unit-tests"]])):
+            tb = time.monotonic()
             subprocess.run(["cmake", "-S", str(src), "-B", str(src / b), *extra,
                             "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"], env=env, check=True, stdout=subprocess.DEVNULL)
-        t0, c0 = time.monotonic(), os.times()
-        subprocess.run(["cmake", "--build", str(src / "build"), "-j2"], env=env, check=True, stdout=subprocess.DEVNULL)
-        subprocess.run(["cmake", "--build", str(src / "build-asan"), "-j2", "--target", "unit-tests"], env=env,
-                       check=True, stdout=subprocess.DEVNULL)
+            for t in targets:
+                subprocess.run(["cmake", "--build", str(src / b), "-j2", *(["--target", *t] if t else [])], env=env,
+                               check=True, stdout=subprocess.DEVNULL)
+            out[f"{label}_{b}"] = time.monotonic() - tb
         c1 = os.times()
         out[label] = time.monotonic() - t0
         # CPU seconds of the compilers (user + sys of the children): on a shared, loaded host
         # the wall time says more about the neighbours; CPU / 2 is the idle 2-core wall.
         out[label + "_cpu"] = (c1.children_user - c0.children_user) + (c1.children_system - c0.children_system)
+        after = ccache_stats(env)
+        hits = sum(after.get(k, 0) - before.get(k, 0) for k in ("direct_cache_hit", "preprocessed_cache_hit"))
+        misses = after.get("cache_miss", 0) - before.get("cache_miss", 0)
+        out[label + "_hits"] = f"{hits}/{hits + misses}"
         shutil.rmtree(src, ignore_errors=True)
+    shutil.rmtree(cache, ignore_errors=True)
     return out
+
+
+def build_rows():
+    t = build_times()
+    row("cold build of the daemon: build/ (daemon, unit tests, sim, bench), 2 cores, empty cache",
+        f"{t['cold_build']:.0f} s", "—", "< 3 min")
+    row("build of the README's test command (build/ + ASan unit tests), 2 cores",
+        f"cold {t['cold']:.0f} s ({t['cold_cpu']:.0f} CPU-s); warm, a copy in another folder: "
+        f"{t['warm']:.0f} s ({t['warm_cpu']:.0f} CPU-s, ccache hits {t['warm_hits']})", "—", "< 5 min cold")
 
 
 def main():
@@ -226,14 +250,18 @@ def main():
     ap.add_argument("-n", type=int, default=5, help="runs per measure (default 5; --quick: 3)")
     ap.add_argument("--quick", action="store_true", help="fewer runs, 20 s windows, smaller streams")
     ap.add_argument("--build", action="store_true", help="also time cold and warm builds (minutes)")
-    ap.add_argument("--only", choices=["model"], help="model: only the rows that need no private dockerd "
-                    "(event ingest, sync and confirming list against the fake engine)")
+    ap.add_argument("--only", choices=["model", "build"], help="model: only the rows that need no private dockerd "
+                    "(event ingest, sync and confirming list against the fake engine); build: only the build rows")
     args = ap.parse_args()
     n = 3 if args.quick and args.n == 5 else args.n
     window = 20 if args.quick else 60
     events = 20000 if args.quick else 100000
     if os.geteuid() != 0 and not args.only:
         sys.exit("bench: run as root (private dockerd, tmpfs, loop mount)")
+    if args.only == "build":
+        build_rows()
+        table(1)
+        return
     build = Path(os.environ.get("CDP_BUILD", REPO / "build"))
     binary = os.environ.get("CDP_BIN", str(build / "ci-docker-prune"))
     build_bench(build)
@@ -304,10 +332,7 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
 
     if args.build:
-        t = build_times()
-        row("build of the README's test command (plain + ASan unit tests), 2 cores",
-            f"cold {t['cold'] / 60:.1f} min ({t['cold_cpu']:.0f} CPU-s), "
-            f"warm {t['warm'] / 60:.1f} min ({t['warm_cpu']:.0f} CPU-s)", "—", "< 5 min cold")
+        build_rows()
     else:
         row("build of the README's test command", "not measured (--build)", "—", "< 5 min cold")
 
@@ -317,7 +342,7 @@ def main():
 def table(n):
     head = ("measure", "ci-docker-prune", "plain Docker", "goal")
     w = [max(len(r[i]) for r in ROWS + [head]) for i in range(4)]
-    print(f"medians of {n} runs")
+    print(f"medians of {n} runs" if n > 1 else "one run each")
     for r in [head] + ROWS:
         print("  ".join(f"{r[i]:<{w[i]}}" for i in range(4)))
 
