@@ -1,5 +1,5 @@
-// `ci-docker-prune daemon`: take the host-wide lock (exit 1 naming its holder), load the
-// config (exit 2 when bad), set up logging, run the manager on one io_context thread
+// `ci-docker-prune daemon`: load the config (exit 2 when bad), take the host-wide lock
+// (exit 1 naming its holder), set up logging, run the manager on one io_context thread
 // until SIGTERM/SIGINT. Must not hold daemon logic.
 #include <cstdio>
 
@@ -15,17 +15,20 @@
 namespace cdp {
 
 int cmd_daemon(const CommandOptions& opts) {
-  // First of all (SPEC "Never twice"): a second daemon exits before it reads anything or
-  // talks to Docker. Held until we return (the descriptor closes with the process).
-  auto lock = InstanceLock::take(instance_lock_path());
-  if (!lock) {
-    fmt::print(stderr, "{}\n", lock.error());
-    return kExitFailure;
-  }
+  // The config first: a bad one is exit 2 naming the key, even while another daemon runs
+  // (an operator trying a new config by hand beside the service sees what is wrong with
+  // it, not only "another daemon"). Reading it touches nothing else.
   auto config = load_config(opts.config_path, docker_host_from_env());
   if (!config) {
     fmt::print(stderr, "{}\n", config.error().message);
     return kExitConfig;
+  }
+  // Then the lock (SPEC "Never twice"): a second daemon exits before it talks to Docker or
+  // the bus. Held until we return (the descriptor closes with the process).
+  auto lock = InstanceLock::take(instance_lock_path());
+  if (!lock) {
+    fmt::print(stderr, "{}\n", lock.error());
+    return kExitFailure;
   }
   journal::setup(config->log.level);
   asio::io_context io(1);  // one thread: the implicit strand (STYLE.md)

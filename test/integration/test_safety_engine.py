@@ -184,6 +184,16 @@ def test_second_daemon_exits_1_naming_the_first_and_sends_nothing(cdp_bin, clean
             assert len(lines) == 1, r.stderr
             assert f"(pid {first.proc.pid})" in lines[0] and "daemon.lock" in lines[0], lines[0]
 
+            # A bad config beside the running daemon is still a config error (exit 2, the
+            # key named), not "another daemon": the config is read before the lock.
+            bad_cfg = tmp_path / "bad.json"
+            bad_cfg.write_text('{"prune": {"cooldown": "soon"}}')
+            r = subprocess.run([cdp_bin, "daemon", "-c", str(bad_cfg)], capture_output=True, text=True,
+                               env=bus.env(RUNTIME_DIRECTORY=str(shared_run)), timeout=60)
+            assert r.returncode == 2, r
+            lines = r.stderr.strip().splitlines()
+            assert len(lines) == 1 and "prune.cooldown" in lines[0], r.stderr
+
             # Another lock folder (a daemon started by hand elsewhere): the bus name, taken
             # without queueing, names its owner -- unique name and pid.
             r = second(tmp_path / "other-run")
