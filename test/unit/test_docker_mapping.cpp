@@ -342,6 +342,11 @@ TEST_CASE("the streaming list parsers agree with the DOM ones (fixtures and bad 
                "UpdateStatus":{"State":"paused","Message":"m"},"UpdatedAt":"2026-11-26T10:00:00.5Z",
                "ServiceStatus":{"RunningTasks":1,"DesiredTasks":2,"CompletedTasks":1}},
               {"Spec":{"Name":"dup","Name":"last"},"ID":"b","ID":"c"}])",
+           // The fast path reduces "Spec" to its kept keys; a Spec that is no object, or
+           // an escaped key in it, goes through as it is (the full pass reports it).
+           R"([{"ID":"a","Spec":null}])", R"([{"ID":"a","Spec":[{"Name":"n"}]}])",
+           R"([{"ID":"a","Spec":{"N\u0061me":"esc","Labels":{"k":"v"}}}])",
+           R"([{"ID":"a","Spec":{"Labels":{"Name":"not the name"},"TaskTemplate":{"Name":"x"},"Name":"n"}}])",
            R"([])", R"("x")", R"(null)"}) {
     INFO(text);
     CHECK(describe(parse_services_text(text)) == describe(parse_services(json::parse(text))));
